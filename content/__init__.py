@@ -1,0 +1,1 @@
+"""Default content: data files, edited by staff (see docs/content-guide.md)."""

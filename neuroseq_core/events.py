@@ -1,0 +1,89 @@
+"""What comes into the engine (events) and what goes out (replies): plain data, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    # The adapter's clock, when the engine needs one (dates on profiles, reminders).
+    now: dt.datetime | None = None
+
+
+class Start(_Event):
+    """The user opened the bot (/start, or the console began)."""
+
+    kind: Literal["start"] = "start"
+    language: str | None = None  # Telegram's language_code, if any
+
+
+class Choice(_Event):
+    """A button press or a typed number/label: an option id, and the token of its question."""
+
+    kind: Literal["choice"] = "choice"
+    option_id: str
+    token: str | None = None  # None: typed, so it belongs to the current question
+
+
+class Text(_Event):
+    """Free text typed by the user."""
+
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class Command(_Event):
+    """A /command: its name without the slash, lower case, and any words after it."""
+
+    kind: Literal["command"] = "command"
+    name: str
+    args: str = ""
+
+
+class Unsupported(_Event):
+    """Something the bot cannot read: a sticker, a photo, voice, a document, a location."""
+
+    kind: Literal["unsupported"] = "unsupported"
+    what: str = "other"
+
+
+Event = Annotated[Start | Choice | Text | Command | Unsupported, Field(discriminator="kind")]
+
+
+class Button(BaseModel):
+    """One choice offered to the user."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    label: str
+
+
+class Picture(BaseModel):
+    """A request for a picture the adapter renders (e.g. the sequence with where to start)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["sequence"] = "sequence"
+    steps: list[str]  # step names, bottom-up, in the user's language
+    start_index: int  # which of them is where to start
+    caption: str  # the same content in words: the picture never carries meaning alone
+    title: str = ""
+
+
+class Reply(BaseModel):
+    """One message to the user: Telegram-HTML text, optional buttons, optional picture."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    choices: list[Button] = Field(default_factory=list)
+    token: str | None = None  # the question these choices belong to (for stale presses)
+    picture: Picture | None = None
+    # "question" replies carry buttons; "safety" replies answer danger; "notice" anything else.
+    kind: Literal["question", "notice", "safety", "result"] = "notice"

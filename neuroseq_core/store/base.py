@@ -1,0 +1,87 @@
+"""The store interface: sessions, profiles, processed update ids, outbox, user status."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from neuroseq_core.events import Reply
+from neuroseq_core.session import Profile, Session
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A reply committed with its session change, waiting to be sent."""
+
+    id: int
+    user_id: str
+    chat_id: str
+    reply: Reply
+    attempts: int = 0
+
+
+class Transaction(Protocol):
+    """Work on one user's data, committed all together or not at all."""
+
+    async def seen(self, update_id: int) -> bool:
+        """True if this update id was already handled (a redelivery)."""
+
+    async def mark_seen(self, update_id: int) -> None:
+        """Record that this update id is handled, in this transaction."""
+
+    async def load_session(self) -> Session | None:
+        """This user's session, or None for a new user."""
+
+    async def save_session(self, session: Session) -> None:
+        """Store the session (optimistic version checked / row locked by the implementation)."""
+
+    async def add_outbox(self, chat_id: str, replies: list[Reply]) -> list[int]:
+        """Queue replies to send after commit; returns their ids in order."""
+
+    async def save_profile(self, profile: Profile, at: dt.datetime) -> None:
+        """Keep a completed profile with its date (for progress over time)."""
+
+    async def delete_user(self) -> None:
+        """Erase everything stored about this user (sessions, profiles, outbox, status)."""
+
+
+class Store(Protocol):
+    """Durable state. One implementation on SQLAlchemy (SQLite, PostgreSQL), one in memory."""
+
+    def transaction(self, user_id: str) -> AbstractAsyncContextManager[Transaction]:
+        """A transaction holding this user's lock: one update of a user at a time."""
+
+    async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:
+        """Replies committed but not yet sent, oldest first."""
+
+    async def mark_sent(self, item_id: int) -> None:
+        """Remove a delivered reply from the outbox."""
+
+    async def mark_failed(self, item_id: int) -> None:
+        """Count a failed attempt (the item stays for a retry)."""
+
+    async def set_active(self, user_id: str, active: bool) -> None:
+        """Mark a user active or inactive (inactive: blocked the bot)."""
+
+    async def is_active(self, user_id: str) -> bool:
+        """False once the user has blocked the bot (until they return)."""
+
+    async def purge_inactive(self, before: dt.datetime) -> int:
+        """Delete users with no activity since `before`; returns how many."""
+
+    async def profiles(self, user_id: str) -> list[tuple[dt.datetime, Profile]]:
+        """A user's completed profiles, oldest first."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+async def aclosing_store(store: Store) -> AsyncIterator[Store]:
+    """Yield the store and close it afterwards."""
+    try:
+        yield store
+    finally:
+        await store.close()
