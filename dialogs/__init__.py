@@ -1,1 +1,7 @@
-"""neuroseq."""
+"""The flows: states, transitions and guards as data, one shared model-less Machine per flow."""
+
+from dialogs.main import MAIN
+
+FLOWS = {MAIN.name: MAIN}
+
+__all__ = ["FLOWS", "MAIN"]

@@ -75,6 +75,9 @@ class Session(BaseModel):
     pending: str | None = None  # a confirmation being asked (e.g. "delete")
 
     extra: dict[str, Any] = Field(default_factory=dict)  # room for later flows
+    # Side effects for the service to carry out in the same transaction ("delete_user",
+    # "save_profile"); always emptied before the session is stored.
+    effects: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod

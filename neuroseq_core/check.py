@@ -1,0 +1,355 @@
+"""Cross-checks on loaded content: references, templates, coverage, order, claims, translations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import TemplateError
+from markupsafe import Markup
+
+from neuroseq_core.message_spec import BASE_SAMPLE, BUTTON_LABELS, MESSAGES, SAFETY_MESSAGES
+from neuroseq_core.models import LEVEL_ORDER, STEP_ORDER, Condition
+from neuroseq_core.render import check_tags, render
+from neuroseq_core.yamlio import ContentError
+
+if TYPE_CHECKING:
+    from neuroseq_core.content import Content
+
+MIN_QUESTIONS_PER_LEVEL = 4
+MIN_ACTIVITIES_PER_CELL = 3  # each level x setting (home, classroom) x age band
+ID_RE = re.compile(r"^[a-z0-9_]{1,24}$")
+OPTION_ID_RE = re.compile(r"^[a-z0-9_]{1,16}$")
+ACTIVITY_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+BUTTON_MAX = 32
+REQUIRED_QUESTIONNAIRES = {
+    "caregiver": ("caregiver", "one"),
+    "educator_student": ("educator", "one"),
+    "educator_class": ("educator", "class"),
+}
+
+# Claims we never make (DOMAIN.md): clinical tools, diagnosis, affiliation. A mention right after a
+# negation ("not a diagnosis", "no es un diagnóstico") is the disclaimer itself, and is allowed.
+FORBIDDEN = re.compile(
+    r"brain[\s-]*map|heat[\s-]*map|nmt\s+assessment|neurosequential\s+assessment|\bmetric\b|diagnos\w*|"
+    r"diagn[oó]stic\w*|certified|certificad\w*|developmental\s+age|edad\s+(?:de\s+)?desarrollo|"
+    r"cortical\s+modulation|endorsed\s+by|avalad\w+\s+por|affiliated\s+with|afiliad\w+\s+(?:a|con)",
+    re.IGNORECASE,
+)
+NEGATION = re.compile(
+    r"\b(?:not|no|never|nor|isn't|aren't|doesn't|don't|without|ni|sin|nunca|tampoco|no\s+es|no\s+est[aá])\b"
+    r"(?:\W+\w+){0,3}\W*$",
+    re.IGNORECASE,
+)
+
+
+def forbidden_claims(text: str) -> list[str]:
+    """The forbidden claims in a text (negated mentions, as in the disclaimer, are allowed)."""
+    found = []
+    for m in FORBIDDEN.finditer(text):
+        before = text[max(0, m.start() - 60) : m.start()]
+        if NEGATION.search(before):
+            continue
+        found.append(m.group(0))
+    return found
+
+
+def check_content(c: Content) -> list[ContentError]:
+    """Every cross-reference and rule; errors name file and line."""
+    out: list[ContentError] = []
+    for fn in (
+        _sequence,
+        _age_bands,
+        _questionnaires,
+        _activities,
+        _referrals,
+        _messages,
+        _dialogs,
+        _claims,
+        _translations,
+    ):
+        out.extend(fn(c))
+    return out
+
+
+def _src(c: Content, key: str, default: str = "") -> tuple[str, int]:
+    return c.sources.get(key, (default or key.split(":")[0], 1))
+
+
+def _sequence(c: Content) -> Iterator[ContentError]:
+    f = "sequence.yaml"
+    steps = [s.id for s in c.sequence.steps]
+    if steps != list(STEP_ORDER):
+        yield ContentError(f, 1, f"steps must be exactly {', '.join(STEP_ORDER)} in that order (found {', '.join(steps)})")
+    levels = [lv.id for lv in c.sequence.levels]
+    if levels != list(LEVEL_ORDER):
+        yield ContentError(f, 1, f"levels must be {', '.join(LEVEL_ORDER)}, bottom-up (found {', '.join(levels)})")
+    last = 0
+    for lv in c.sequence.levels:
+        idx = STEP_ORDER.index(lv.step)
+        if idx < last:
+            yield ContentError(f, 1, f"level '{lv.id}' is on a lower step than the level before it; keep the order bottom-up")
+        last = idx
+
+
+def _age_bands(c: Content) -> Iterator[ContentError]:
+    if not c.age_bands:
+        yield ContentError("age_bands.yaml", 1, "no age bands are defined")
+    for band in c.age_bands.values():
+        f, line = _src(c, f"age_band:{band.id}", "age_bands.yaml")
+        if band.min_age > band.max_age:
+            yield ContentError(f, line, f"age band '{band.id}': min_age is above max_age")
+        for level in LEVEL_ORDER:
+            t = band.thresholds.get(level)
+            if t is None:
+                yield ContentError(f, line, f"age band '{band.id}' has no thresholds for level '{level}'")
+            elif t.more_support <= t.some_support:
+                yield ContentError(f, line, f"age band '{band.id}', level '{level}': more_support must be above some_support")
+
+
+def _questionnaires(c: Content) -> Iterator[ContentError]:
+    for qid, (role, group) in REQUIRED_QUESTIONNAIRES.items():
+        qn = c.questionnaires.get(qid)
+        if qn is None:
+            yield ContentError("questionnaires/", 1, f"the questionnaire '{qid}' is missing (add questionnaires/{qid}.yaml)")
+            continue
+        f, line = _src(c, f"questionnaire:{qid}")
+        if (qn.role, qn.group) != (role, group):
+            yield ContentError(f, line, f"questionnaire '{qid}' must have role {role} and group {group}")
+    for qn in c.questionnaires.values():
+        last = 0
+        for q in qn.questions:
+            f, line = _src(c, f"question:{q.id}")
+            if not ID_RE.match(q.id):
+                yield ContentError(f, line, f"question id '{q.id}': use 1-24 lower-case letters, digits or _")
+            idx = LEVEL_ORDER.index(q.level)
+            if idx < last:
+                yield ContentError(f, line, f"question '{q.id}' ({q.level}) comes after a higher level; keep questions bottom-up")
+            last = max(last, idx)
+            for band in q.age_bands or []:
+                if band not in c.age_bands:
+                    yield ContentError(f, line, f"question '{q.id}': unknown age band '{band}'")
+            prev = -1
+            ids: set[str] = set()
+            for o in q.options:
+                of, oline = _src(c, f"option:{q.id}:{o.id}", f)
+                if not OPTION_ID_RE.match(o.id) or o.id == "skip":
+                    yield ContentError(of, oline, f"option id '{o.id}': use 1-16 lower-case letters, digits or _ (not 'skip')")
+                if o.id in ids:
+                    yield ContentError(of, oline, f"option id '{o.id}' is used twice in question '{q.id}'")
+                ids.add(o.id)
+                if o.concern < prev:
+                    yield ContentError(
+                        of, oline, f"question '{q.id}': options must run from least to most concern; '{o.id}' goes down"
+                    )
+                prev = o.concern
+                for lang, label in o.label.items():
+                    if len(label) > BUTTON_MAX:
+                        yield ContentError(of, oline, f"option '{o.id}' ({lang}): a button label of at most {BUTTON_MAX} characters")
+            for lang, text in q.text.items():
+                try:
+                    render(text, {"child": Markup("Sam")})
+                except TemplateError as exc:
+                    yield ContentError(f, line, f"question '{q.id}' ({lang}): the text does not render: {exc}")
+        for band in c.age_bands:
+            for level in LEVEL_ORDER:
+                n = sum(1 for q in qn.questions if q.level == level and (q.age_bands is None or band in q.age_bands))
+                if n < MIN_QUESTIONS_PER_LEVEL:
+                    f, line = _src(c, f"questionnaire:{qn.id}")
+                    yield ContentError(
+                        f, line, f"questionnaire '{qn.id}' has {n} question(s) for {level} at age {band}; at least {MIN_QUESTIONS_PER_LEVEL} are needed"
+                    )
+
+
+def _activities(c: Content) -> Iterator[ContentError]:
+    for a in c.activities.values():
+        f, line = _src(c, f"activity:{a.id}")
+        if not ACTIVITY_ID_RE.match(a.id):
+            yield ContentError(f, line, f"activity id '{a.id}': use lower-case letters, digits and dashes")
+        for band in a.age_bands:
+            if band not in c.age_bands:
+                yield ContentError(f, line, f"activity '{a.id}': unknown age band '{band}' (known: {', '.join(c.age_bands)})")
+        if len(set(a.levels)) != len(a.levels):
+            yield ContentError(f, line, f"activity '{a.id}': a level is listed twice")
+        if not a.source.strip():
+            yield ContentError(f, line, f"activity '{a.id}': name the published source it draws on", warning=True)
+    for level in LEVEL_ORDER:
+        for setting in ("home", "classroom"):
+            for band in c.age_bands:
+                n = sum(1 for a in c.activities.values() if level in a.levels and setting in a.settings and band in a.age_bands)
+                if n < MIN_ACTIVITIES_PER_CELL:
+                    yield ContentError(
+                        "activities/",
+                        1,
+                        f"only {n} activit{'y' if n == 1 else 'ies'} for {level} / {setting} / age {band}; at least {MIN_ACTIVITIES_PER_CELL} are needed",
+                    )
+            if setting == "classroom":
+                for group in ("one", "class"):
+                    for band in c.age_bands:
+                        n = sum(
+                            1
+                            for a in c.activities.values()
+                            if level in a.levels and "classroom" in a.settings and group in a.groups and band in a.age_bands
+                        )
+                        if n < 2:
+                            yield ContentError(
+                                "activities/", 1, f"only {n} classroom activities for {level} / group {group} / age {band}; at least 2 are needed"
+                            )
+
+
+def _conditions(cond: Condition) -> Iterator[Condition]:
+    yield cond
+    for sub in (cond.any or []) + (cond.all or []):
+        yield from _conditions(sub)
+
+
+def _referrals(c: Content) -> Iterator[ContentError]:
+    ids: set[str] = set()
+    for rule in c.referrals:
+        f, line = _src(c, f"referral:{rule.id}", "referrals.yaml")
+        if rule.id in ids:
+            yield ContentError(f, line, f"referral rule id '{rule.id}' is used twice")
+        ids.add(rule.id)
+        for lang in c.languages.languages:
+            if not c.has_message(rule.message, lang):
+                yield ContentError(f, line, f"rule '{rule.id}': message '{rule.message}' is missing in messages/{lang}/")
+        for cond in _conditions(rule.when):
+            kinds = [k for k in ("level", "answer", "any", "all") if getattr(cond, k) is not None]
+            if len(kinds) != 1:
+                yield ContentError(f, line, f"rule '{rule.id}': each condition needs exactly one of level, answer, any, all")
+            if cond.answer is not None:
+                q = c.questions.get(cond.answer.question)
+                if q is None:
+                    yield ContentError(f, line, f"rule '{rule.id}': unknown question '{cond.answer.question}'")
+                else:
+                    known = {o.id for o in q.options}
+                    for opt in cond.answer.options:
+                        if opt not in known:
+                            yield ContentError(f, line, f"rule '{rule.id}': question '{q.id}' has no option '{opt}'")
+            for band in cond.age_bands or []:
+                if band not in c.age_bands:
+                    yield ContentError(f, line, f"rule '{rule.id}': unknown age band '{band}'")
+
+
+def _safety_sample() -> dict[str, Any]:
+    from neuroseq_core.safety import SAMPLE_CONTEXT
+
+    return dict(SAMPLE_CONTEXT)
+
+
+def _render_check(c: Content, lang: str, mid: str, ctx: dict[str, Any]) -> Iterator[ContentError]:
+    src = c.message_sources.get((lang, mid))
+    f, line = (src.file, src.line) if src else (f"messages/{lang}/", 1)
+    try:
+        text = render(c.messages[lang][mid], ctx)
+    except TemplateError as exc:
+        yield ContentError(f, line, f"message '{mid}' does not render: {exc}")
+        return
+    problem = check_tags(text)
+    if problem:
+        yield ContentError(f, line, f"message '{mid}': {problem}")
+    if not text.strip():
+        yield ContentError(f, line, f"message '{mid}' is empty")
+    if mid in BUTTON_LABELS and len(text) > BUTTON_MAX:
+        yield ContentError(f, line, f"message '{mid}' is a button label: keep it to {BUTTON_MAX} characters")
+
+
+def _messages(c: Content) -> Iterator[ContentError]:
+    referral_ids = {r.message for r in c.referrals}
+    safety_sample = _safety_sample()
+    categories: tuple[str, ...] = tuple(getattr(c.safety, "categories", ()))
+    needed_safety = {f"safety.{cat}" for cat in categories} | set(SAFETY_MESSAGES)
+    for lang in c.languages.languages:
+        table = c.messages.get(lang, {})
+        for mid in list(MESSAGES) + sorted(needed_safety):
+            if mid not in table:
+                yield ContentError(f"messages/{lang}/", 1, f"message '{mid}' is missing in {lang}; add it to a file in messages/{lang}/")
+        for mid in table:
+            if mid in MESSAGES:
+                ctx = {**BASE_SAMPLE, **MESSAGES[mid]}
+            elif mid in needed_safety or mid.startswith(("safety.", "helplines.")):
+                ctx = {**BASE_SAMPLE, **safety_sample}
+            else:
+                ctx = dict(BASE_SAMPLE)
+                if mid not in referral_ids:
+                    src = c.message_sources.get((lang, mid))
+                    if src:
+                        yield ContentError(src.file, src.line, f"message '{mid}' is not used anywhere", warning=True)
+            yield from _render_check(c, lang, mid, ctx)
+
+
+def _dialogs(c: Content) -> Iterator[ContentError]:
+    from dialogs import FLOWS
+
+    for flow in FLOWS.values():
+        reachable = flow.reachable()
+        for state in flow.states:
+            if state not in reachable:
+                yield ContentError(f"dialogs/{flow.name}.py", 1, f"state '{state}' can never be reached")
+        for state, ask in flow.asks.items():
+            if state not in flow.states:
+                yield ContentError(f"dialogs/{flow.name}.py", 1, f"an ask is defined for unknown state '{state}'")
+            if ask.message not in MESSAGES:
+                yield ContentError(f"dialogs/{flow.name}.py", 1, f"state '{state}' asks with unknown message '{ask.message}'")
+
+
+def _all_texts(c: Content) -> Iterator[tuple[str, int, str]]:
+    for (lang, mid), src in c.message_sources.items():
+        yield src.file, src.line, c.messages[lang][mid]
+    for q in c.questions.values():
+        f, line = _src(c, f"question:{q.id}")
+        yield from ((f, line, t) for t in q.text.values())
+        for o in q.options:
+            yield from ((f, line, t) for t in o.label.values())
+    for a in c.activities.values():
+        f, line = _src(c, f"activity:{a.id}")
+        for t in a.text.values():
+            yield from ((f, line, s) for s in (t.title, t.why, *t.steps, *t.materials))
+    for lv in c.sequence.levels:
+        yield from (("sequence.yaml", 1, t) for t in (*lv.name.values(), *lv.description.values()))
+    for st in c.sequence.steps:
+        yield from (("sequence.yaml", 1, t) for t in (*st.name.values(), *st.summary.values()))
+
+
+def _claims(c: Content) -> Iterator[ContentError]:
+    for f, line, text in _all_texts(c):
+        for claim in forbidden_claims(text):
+            yield ContentError(
+                f, line, f"'{claim}': we never make clinical or affiliation claims; say 'informed by published principles of the Neurosequential Model'"
+            )
+
+
+def _translations(c: Content) -> Iterator[ContentError]:
+    langs = c.languages.languages
+    if c.languages.default_language not in langs:
+        yield ContentError("languages.yaml", 1, "default_language must be one of languages")
+
+    def missing(value: dict[str, Any]) -> list[str]:
+        return [lang for lang in langs if not value.get(lang)]
+
+    for lv in c.sequence.levels:
+        for lang in missing(lv.name) + missing(lv.description):
+            yield ContentError("sequence.yaml", 1, f"level '{lv.id}' has no {lang} text")
+    for st in c.sequence.steps:
+        for lang in missing(st.name) + missing(st.summary):
+            yield ContentError("sequence.yaml", 1, f"step '{st.id}' has no {lang} text")
+    for band in c.age_bands.values():
+        f, line = _src(c, f"age_band:{band.id}", "age_bands.yaml")
+        for lang in missing(band.label):
+            yield ContentError(f, line, f"age band '{band.id}' has no {lang} label")
+    for q in c.questions.values():
+        f, line = _src(c, f"question:{q.id}")
+        for lang in missing(q.text):
+            yield ContentError(f, line, f"question '{q.id}' has no {lang} text")
+        for o in q.options:
+            of, oline = _src(c, f"option:{q.id}:{o.id}", f)
+            for lang in missing(o.label):
+                yield ContentError(of, oline, f"option '{o.id}' of '{q.id}' has no {lang} label")
+    for a in c.activities.values():
+        f, line = _src(c, f"activity:{a.id}")
+        for lang in missing(a.text):  # type: ignore[arg-type]
+            yield ContentError(f, line, f"activity '{a.id}' has no {lang} text")
+    for r in c.regions.values():
+        for lang in missing(r.name):
+            yield ContentError(f"resources/{r.id}.yaml", 1, f"region '{r.id}' has no {lang} name")

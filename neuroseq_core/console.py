@@ -1,0 +1,79 @@
+"""The console adapter: the same engine and store as Telegram, on standard input and output."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import unicodedata
+from typing import TextIO
+
+from neuroseq_core.content import ContentHolder
+from neuroseq_core.events import Choice, Command, Event, Reply, Start, Text
+from neuroseq_core.render import to_plain
+from neuroseq_core.service import Service
+from neuroseq_core.store.base import Store
+
+
+def format_reply(reply: Reply) -> str:
+    """A reply as console text: the words, then each choice as `  1) Label`."""
+    lines = [to_plain(reply.text)]
+    if reply.picture is not None:
+        lines.append(f"[picture: {to_plain(reply.picture.caption)}]")
+    for i, button in enumerate(reply.choices, start=1):
+        lines.append(f"  {i}) {to_plain(button.label)}")
+    return "\n".join(lines)
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).split()).casefold()
+
+
+def parse_input(line: str, last: Reply | None) -> Event:
+    """A typed line as an event: a number or label of the last choices, a /command, or free text."""
+    now = dt.datetime.now(dt.UTC)
+    text = line.rstrip("\r\n")
+    stripped = text.strip()
+    if stripped.startswith("/") and len(stripped) > 1 and not stripped[1:2].isspace():
+        name, _, args = stripped[1:].partition(" ")
+        return Command(name=name.split("@")[0].lower(), args=args.strip(), now=now)
+    if last is not None and last.choices and len(stripped) <= 200:
+        key = _fold(stripped).rstrip(").")
+        if key.isdigit() and 1 <= int(key) <= len(last.choices):
+            return Choice(option_id=last.choices[int(key) - 1].id, token=last.token, now=now)
+        for button in last.choices:
+            if _fold(to_plain(button.label)) == key:
+                return Choice(option_id=button.id, token=last.token, now=now)
+    return Text(text=text, now=now)
+
+
+async def run_console(
+    stdin: TextIO, stdout: TextIO, store: Store, content: ContentHolder, user_id: str = "console"
+) -> int:
+    """Talk until end of input; every answer is committed before the reply is shown."""
+    service = Service(store, content)
+    last: Reply | None = None
+    user = f"console:{user_id}"
+
+    async def run(event: Event) -> None:
+        nonlocal last
+        items = await service.handle(user, user, event)
+        for item in items:
+            stdout.write(format_reply(item.reply) + "\n\n")
+            stdout.flush()
+            await store.mark_sent(item.id)
+            if item.reply.choices:
+                last = item.reply
+
+    # Replies committed but never shown (the console was killed mid-way) are shown first.
+    for item in await store.pending_outbox():
+        if item.user_id == user:
+            stdout.write(format_reply(item.reply) + "\n\n")
+            await store.mark_sent(item.id)
+    await run(Start(now=dt.datetime.now(dt.UTC)))
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, stdin.readline)
+        if line == "":
+            return 0
+        await run(parse_input(line, last))

@@ -1,0 +1,145 @@
+"""Draws the Regulate → Relate → Reason sequence as a PNG, bottom-up, with where to start marked.
+
+Only words the Picture carries are drawn (step names and its title); the caption carries the same
+meaning in words, so the picture never stands alone. Calm Okabe–Ito colours (colour-blind safe),
+no red–green coding, no scores and no heat map: it is a sketch of an order, not a measurement.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from functools import lru_cache
+
+from PIL import Image, ImageDraw, ImageFont
+
+from neuroseq_core.events import Picture
+
+WIDTH, HEIGHT = 720, 600
+MARGIN = 40
+BLOCK_GAP = 14
+BLOCK_WIDTH = 380
+# Okabe–Ito blue and orange, with pale tints for the blocks: readable for every common
+# colour-vision type, and none of it reads as a traffic light.
+BACKGROUND = (250, 250, 247)
+BLOCK_FILLS = [(204, 228, 244), (222, 236, 247), (238, 245, 251)]  # tints of sky blue #56B4E9
+BLOCK_EDGE = (86, 180, 233)  # sky blue
+START_EDGE = (0, 114, 178)  # blue #0072B2
+ARROW = (230, 159, 0)  # orange #E69F00
+TEXT = (34, 34, 34)
+MUTED = (110, 110, 110)
+
+FontType = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def plain(text: str) -> str:
+    """Telegram-HTML or plain text as plain text (tags dropped, entities decoded)."""
+    return html.unescape(_TAG.sub("", text)).strip()
+
+
+@lru_cache(maxsize=8)
+def _font(size: int) -> FontType:
+    """Pillow's scalable default font (Pillow >= 10.1 with FreeType), else its small bitmap font."""
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError, ImportError):
+        return ImageFont.load_default()
+
+
+def _text_width(draw: ImageDraw.ImageDraw, text: str, font: FontType) -> float:
+    left, _top, right, _bottom = draw.textbbox((0, 0), text, font=font)
+    return right - left
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: FontType, width: float) -> list[str]:
+    """Greedy word wrap to a pixel width (a single over-long word stays on its own line)."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}".strip()
+        if current and _text_width(draw, candidate, font) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _centered(
+    draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], lines: list[str], font: FontType
+) -> None:
+    x0, y0, x1, y1 = box
+    line_h = draw.textbbox((0, 0), "Ag", font=font)[3] + 6
+    total = line_h * len(lines)
+    y = y0 + (y1 - y0 - total) / 2
+    for line in lines:
+        w = _text_width(draw, line, font)
+        draw.text((x0 + (x1 - x0 - w) / 2, y), line, fill=TEXT, font=font)
+        y += line_h
+
+
+def render_sequence_png(picture: Picture) -> bytes:
+    """The sequence as PNG bytes: steps stacked bottom-up, the starting step outlined and pointed at."""
+    steps = [plain(s) for s in picture.steps] or [""]
+    start = min(max(picture.start_index, 0), len(steps) - 1)
+    image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    name_font = _font(30)
+    label_font = _font(22)
+
+    count = len(steps)
+    top, bottom = MARGIN, HEIGHT - MARGIN
+    block_h = (bottom - top - BLOCK_GAP * (count - 1)) // count
+    left = MARGIN + 50  # room for the upward arrow that shows the order
+    right = left + BLOCK_WIDTH
+
+    # The order of the sequence, shown without words: a thin arrow from bottom to top.
+    ax = MARGIN + 16
+    draw.line([(ax, bottom - 6), (ax, top + 18)], fill=BLOCK_EDGE, width=4)
+    draw.polygon([(ax - 11, top + 22), (ax + 11, top + 22), (ax, top + 2)], fill=BLOCK_EDGE)
+
+    start_box = (0, 0, 0, 0)
+    for index, name in enumerate(steps):
+        # Bottom-up: the first step is drawn lowest.
+        y1 = bottom - index * (block_h + BLOCK_GAP)
+        y0 = y1 - block_h
+        box = (left, y0, right, y1)
+        fill = BLOCK_FILLS[min(index, len(BLOCK_FILLS) - 1)]
+        is_start = index == start
+        draw.rounded_rectangle(
+            box,
+            radius=18,
+            fill=fill,
+            outline=START_EDGE if is_start else BLOCK_EDGE,
+            width=8 if is_start else 2,
+        )
+        _centered(draw, box, _wrap(draw, name, name_font, BLOCK_WIDTH - 40), name_font)
+        if is_start:
+            start_box = box
+
+    # The pointer to where to start: an orange arrow from the right, with the Picture's own title.
+    _x0, y0, x1, y1 = start_box
+    mid = (y0 + y1) // 2
+    tip = x1 + 12
+    tail = tip + 70
+    draw.line([(tail, mid), (tip + 18, mid)], fill=ARROW, width=8)
+    draw.polygon([(tip + 24, mid - 16), (tip + 24, mid + 16), (tip, mid)], fill=ARROW)
+    title = plain(picture.title)
+    if title:
+        text_left = tail + 10
+        lines = _wrap(draw, title, label_font, WIDTH - text_left - 12)
+        line_h = draw.textbbox((0, 0), "Ag", font=label_font)[3] + 4
+        y = mid - line_h * len(lines) / 2
+        for line in lines:
+            draw.text((text_left, y), line, fill=TEXT, font=label_font)
+            y += line_h
+
+    out = io.BytesIO()
+    # compress_level 3: a few KB larger than 9 and several times faster; these pictures are small.
+    image.save(out, format="PNG", compress_level=3)
+    return out.getvalue()

@@ -1,0 +1,107 @@
+"""Profile + catalogue -> a few activities, bottom-up, deterministic, no repeats in a session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from neuroseq_core.models import LEVEL_ORDER, STEP_ORDER, Activity, Group, LevelId, Setting, StepId
+from neuroseq_core.session import Profile
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One suggested activity and the level it was chosen for."""
+
+    activity: Activity
+    level: LevelId
+    fits_time: bool
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Who and where the ideas are for."""
+
+    age_band: str
+    setting: Setting
+    group: Group
+    minutes: int | None = None  # time available (educators), None for no limit
+
+
+def lowest_step(activity: Activity, steps: Mapping[str, StepId]) -> int:
+    """Index in STEP_ORDER of the lowest step an activity serves."""
+    return min(STEP_ORDER.index(steps[level]) for level in activity.levels)
+
+
+def _eligible(activity: Activity, f: Filters) -> bool:
+    if f.age_band not in activity.age_bands or f.group not in activity.groups:
+        return False
+    if f.setting == "outdoors":
+        return "outdoors" in activity.settings or "classroom" in activity.settings
+    return f.setting in activity.settings
+
+
+def _ranked(
+    catalogue: Iterable[Activity], level: LevelId, steps: Mapping[str, StepId], f: Filters
+) -> list[Activity]:
+    """Activities for one level, best first: time fits, primary level, setting exact, shorter, id."""
+    step_index = STEP_ORDER.index(steps[level])
+    found = [
+        a
+        for a in catalogue
+        if level in a.levels and _eligible(a, f) and lowest_step(a, steps) == step_index
+    ]
+
+    def key(a: Activity) -> tuple[int, int, int, int, str]:
+        fits = f.minutes is None or a.minutes <= f.minutes
+        exact_setting = f.setting in a.settings
+        return (0 if fits else 1, 0 if a.levels[0] == level else 1, 0 if exact_setting else 1, a.minutes, a.id)
+
+    return sorted(found, key=key)
+
+
+def recommend(
+    profile: Profile,
+    catalogue: Iterable[Activity],
+    steps: Mapping[str, StepId],
+    f: Filters,
+    exclude: Iterable[str] = (),
+    count: int = 3,
+) -> list[Pick]:
+    """Up to `count` activities from the starting step (its level first), plus one from the next
+    step up when the starting step is on track; never one already suggested in this session.
+
+    The sequence is kept: nothing from a higher step is offered while a lower step needs support.
+    """
+    catalogue = list(catalogue)
+    seen = set(exclude)
+    picks: list[Pick] = []
+
+    start_step = profile.start_step
+    # Levels of the starting step, starting with the starting level, then the others bottom-up.
+    step_levels = [lv for lv in LEVEL_ORDER if steps[lv] == start_step]
+    order = [profile.start_level] + [lv for lv in step_levels if lv != profile.start_level]
+    # Within the starting step, the levels that need support come first.
+    order.sort(key=lambda lv: (lv != profile.start_level, profile.band(lv) == "on_track"))
+
+    def take(level: LevelId, n: int) -> None:
+        for a in _ranked(catalogue, level, steps, f):
+            if len(picks) >= n:
+                return
+            if a.id in seen:
+                continue
+            seen.add(a.id)
+            picks.append(Pick(a, level, f.minutes is None or a.minutes <= f.minutes))
+
+    for level in order:
+        take(level, count)
+    if profile.start_on_track:
+        idx = STEP_ORDER.index(start_step)
+        if idx + 1 < len(STEP_ORDER):
+            next_step = STEP_ORDER[idx + 1]
+            target = len(picks) + 1
+            for level in (lv for lv in LEVEL_ORDER if steps[lv] == next_step):
+                take(level, target)
+                if len(picks) >= target:
+                    break
+    return picks

@@ -1,0 +1,30 @@
+"""Referral rules from content: which gentle prompts to talk to a professional apply."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from neuroseq_core.models import Condition, ReferralRule
+from neuroseq_core.session import Profile
+
+
+def holds(cond: Condition, profile: Profile, answers: Mapping[str, str | None], age_band: str) -> bool:
+    """Whether one condition holds for these answers."""
+    if cond.age_bands is not None and age_band not in cond.age_bands:
+        return False
+    if cond.level is not None:
+        return profile.band(cond.level.level) in cond.level.bands
+    if cond.answer is not None:
+        return answers.get(cond.answer.question) in cond.answer.options
+    if cond.any is not None:
+        return any(holds(c, profile, answers, age_band) for c in cond.any)
+    if cond.all is not None:
+        return all(holds(c, profile, answers, age_band) for c in cond.all)
+    return False
+
+
+def referrals(
+    rules: list[ReferralRule], profile: Profile, answers: Mapping[str, str | None], age_band: str, role: str
+) -> list[ReferralRule]:
+    """The rules that fire, in content order."""
+    return [r for r in rules if role in r.roles and holds(r.when, profile, answers, age_band)]

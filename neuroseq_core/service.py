@@ -1,0 +1,48 @@
+"""Runs one event for one user: load, step, save, queue replies — all in one transaction."""
+
+from __future__ import annotations
+
+import logging
+
+from neuroseq_core.content import ContentHolder
+from neuroseq_core.engine import new_session, step
+from neuroseq_core.events import Event, Reply
+from neuroseq_core.store.base import OutboxItem, Store
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    """The one entry point adapters call: `handle(user, chat, event, update_id)`."""
+
+    def __init__(self, store: Store, content: ContentHolder) -> None:
+        self.store = store
+        self.content = content
+
+    async def handle(
+        self, user_id: str, chat_id: str, event: Event, update_id: int | None = None
+    ) -> list[OutboxItem]:
+        """Handle one event; returns the committed replies to send now ([] for a redelivery)."""
+        content = self.content.current
+        async with self.store.transaction(user_id) as tx:
+            if update_id is not None and await tx.seen(update_id):
+                log.info("update already handled", extra={"update_id": update_id})
+                return []
+            session = await tx.load_session() or new_session(user_id, content)
+            new, replies = step(session, event, content)
+            effects = list(new.effects)
+            new = new.model_copy(update={"effects": []})
+            if "delete_user" in effects:
+                await tx.delete_user()
+            else:
+                if "save_profile" in effects and new.profile is not None and new.completed_at is not None:
+                    await tx.save_profile(new.profile, new.completed_at)
+                await tx.save_session(new)
+            if update_id is not None:
+                await tx.mark_seen(update_id)
+            ids = await tx.add_outbox(chat_id, replies)
+        return [OutboxItem(id=i, user_id=user_id, chat_id=chat_id, reply=r) for i, r in zip(ids, replies, strict=True)]
+
+    def notice(self, message_id: str, language: str | None = None) -> Reply:
+        """A fixed notice from content (e.g. for group chats), without touching any session."""
+        return self.content.current.notice(message_id, language)

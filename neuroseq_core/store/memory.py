@@ -1,0 +1,396 @@
+"""An in-memory store with the same semantics as the SQL one: for tests, fakes and the console."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from neuroseq_core.events import Reply
+from neuroseq_core.session import Profile, Session
+from neuroseq_core.store.base import OutboxItem
+
+Clock = Callable[[], dt.datetime]
+
+# A claimed reminder that was never marked sent (the claimer crashed) is offered again after this.
+CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """A timezone-aware UTC datetime; a naive one is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+class StaleSessionError(RuntimeError):
+    """The stored session changed since this transaction loaded it: re-run the whole update."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"session of user {user_id!r} was changed by another transaction; retry the update")
+        self.user_id = user_id
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A message due at a time, claimed by one sender and then marked sent."""
+
+    id: int
+    user_id: str
+    chat_id: str
+    due_at: dt.datetime
+    kind: str
+    payload: dict[str, Any]
+
+
+class KeyedLock:
+    """One asyncio lock per key; a key's lock is dropped as soon as nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Hold the lock of `key` for the duration of the block."""
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            # Counted in the finally so a waiter cancelled before acquiring also gives its slot back.
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+@dataclass
+class _User:
+    active: bool
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+@dataclass
+class _Outbox:
+    user_id: str
+    chat_id: str
+    payload: str
+    attempts: int
+    created_at: dt.datetime
+
+
+@dataclass
+class _Reminder:
+    user_id: str
+    chat_id: str
+    due_at: dt.datetime
+    kind: str
+    payload: str
+    claimed_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+
+
+@dataclass
+class _State:
+    users: dict[str, _User] = field(default_factory=dict)
+    sessions: dict[str, tuple[int, str]] = field(default_factory=dict)  # user -> (version, JSON)
+    profiles: dict[int, tuple[str, dt.datetime, str]] = field(default_factory=dict)
+    processed: dict[int, tuple[str | None, dt.datetime]] = field(default_factory=dict)
+    outbox: dict[int, _Outbox] = field(default_factory=dict)
+    reminders: dict[int, _Reminder] = field(default_factory=dict)
+
+    def erase(self, user_id: str) -> None:
+        """Remove every row of one user, as ON DELETE CASCADE does in SQL."""
+        self.users.pop(user_id, None)
+        self.sessions.pop(user_id, None)
+        for table in (self.profiles, self.processed, self.outbox, self.reminders):
+            for key in [k for k, row in table.items() if _owner(row) == user_id]:
+                del table[key]
+
+
+def _owner(row: object) -> str | None:
+    if isinstance(row, tuple):
+        owner = row[0]
+        return owner if isinstance(owner, str) else None
+    owner = getattr(row, "user_id", None)
+    return owner if isinstance(owner, str) else None
+
+
+class MemoryTransaction:
+    """Changes are journalled and applied to the store only on commit (so an exception leaves nothing)."""
+
+    def __init__(self, store: MemoryStore, user_id: str) -> None:
+        self._store = store
+        self.user_id = user_id
+        self._checks: list[Callable[[_State], None]] = []  # run before any change is applied
+        self._journal: list[Callable[[_State], object]] = []
+        self._deleted = False
+        self._seen: set[int] = set()
+        self._has_overlay = False  # this transaction wrote (or erased) the session
+        self._overlay: str | None = None
+        self._has_expected = False  # the session version this transaction expects in the store
+        self._expected: int | None = None
+
+    def _apply(self, op: Callable[[_State], object]) -> None:
+        self._journal.append(op)
+
+    def _stored_version(self) -> int | None:
+        stored = self._store._state.sessions.get(self.user_id)
+        return stored[0] if stored else None
+
+    def commit(self) -> None:
+        """Check, then apply the journal to the store all at once."""
+        state = self._store._state
+        for check in self._checks:
+            check(state)
+        for op in self._journal:
+            op(state)
+
+    async def seen(self, update_id: int) -> bool:
+        """True if this update id was already handled (a redelivery)."""
+        if update_id in self._seen:
+            return True
+        row = self._store._state.processed.get(update_id)
+        return row is not None and not (self._deleted and row[0] == self.user_id)
+
+    async def mark_seen(self, update_id: int) -> None:
+        """Record that this update id is handled, in this transaction."""
+        self._seen.add(update_id)
+        # After an erasure the id is kept without the user's id: it still stops a redelivery.
+        owner = None if self._deleted else self.user_id
+        now = self._store.clock()
+        self._apply(lambda s: s.processed.setdefault(update_id, (owner, now)))
+
+    async def load_session(self) -> Session | None:
+        """This user's session, or None for a new user."""
+        if self._has_overlay:
+            raw = self._overlay
+        else:
+            stored = self._store._state.sessions.get(self.user_id)
+            if not self._has_expected:
+                self._has_expected, self._expected = True, stored[0] if stored else None
+            raw = stored[1] if stored else None
+        return Session.from_json(raw) if raw is not None else None
+
+    async def save_session(self, session: Session) -> None:
+        """Store the session; raises StaleSessionError if it changed since it was loaded."""
+        if not self._has_expected:  # saved without loading: expect what is stored now
+            self._has_expected, self._expected = True, self._stored_version()
+        expected, user_id = self._expected, self.user_id
+        if not self._has_overlay:
+            # The first write of this transaction: the store must still hold the version read.
+            if self._stored_version() != expected:
+                raise StaleSessionError(user_id)
+
+            def check(s: _State) -> None:
+                current = s.sessions.get(user_id)
+                if (current[0] if current else None) != expected:
+                    raise StaleSessionError(user_id)
+
+            self._checks.append(check)
+        raw, clock = session.to_json(), self._store.clock
+
+        def write(s: _State) -> None:
+            if user_id not in s.users:  # saved again after an erasure: the user starts over
+                now = clock()
+                s.users[user_id] = _User(active=True, created_at=now, last_seen_at=now)
+            s.sessions[user_id] = ((expected or 0) + 1, raw)
+
+        self._apply(write)
+        self._has_overlay, self._overlay, self._expected = True, raw, (expected or 0) + 1
+
+    async def add_outbox(self, chat_id: str, replies: list[Reply]) -> list[int]:
+        """Queue replies to send after commit; returns their ids in order."""
+        now = self._store.clock()
+        rows = {
+            next(self._store._ids): _Outbox(self.user_id, chat_id, r.model_dump_json(), 0, now)
+            for r in replies
+        }
+        self._apply(lambda s: s.outbox.update(rows))
+        return list(rows)
+
+    async def save_profile(self, profile: Profile, at: dt.datetime) -> None:
+        """Keep a completed profile with its date."""
+        item_id, user_id, raw, when = (
+            next(self._store._ids),
+            self.user_id,
+            profile.model_dump_json(),
+            as_utc(at),
+        )
+        self._apply(lambda s: s.profiles.__setitem__(item_id, (user_id, when, raw)))
+
+    async def delete_user(self) -> None:
+        """Erase everything stored about this user."""
+        user_id = self.user_id
+        self._deleted = True
+        self._has_overlay, self._overlay, self._has_expected, self._expected = True, None, True, None
+        self._seen.clear()
+        self._apply(lambda s: s.erase(user_id))
+
+    async def add_reminder(
+        self, chat_id: str, due_at: dt.datetime, kind: str, payload: dict[str, Any]
+    ) -> int:
+        """Schedule a reminder for this user, committed with the rest of the transaction."""
+        item_id = next(self._store._ids)
+        row = _Reminder(self.user_id, chat_id, as_utc(due_at), kind, json.dumps(payload))
+        self._apply(lambda s: s.reminders.__setitem__(item_id, row))
+        return item_id
+
+    async def cancel_reminders(self) -> int:
+        """Drop this user's reminders not yet sent; returns how many were pending before."""
+        user_id = self.user_id
+        count = sum(
+            1 for r in self._store._state.reminders.values() if r.user_id == user_id and r.sent_at is None
+        )
+
+        def cancel(s: _State) -> None:
+            for key in [k for k, r in s.reminders.items() if r.user_id == user_id and r.sent_at is None]:
+                del s.reminders[key]
+
+        self._apply(cancel)
+        return count
+
+
+class MemoryStore:
+    """Durable only for the life of the process; the same locking and erasure rules as SqlStore."""
+
+    def __init__(self, clock: Clock = utcnow) -> None:
+        self.clock = clock
+        self._state = _State()
+        self._ids = itertools.count(1)
+        self._locks = KeyedLock()
+        self._mutex = asyncio.Lock()  # for the store-wide calls that claim work
+
+    @asynccontextmanager
+    async def transaction(self, user_id: str) -> AsyncIterator[MemoryTransaction]:
+        """A transaction holding this user's lock; committed on normal exit, discarded on exception."""
+        async with self._locks.hold(user_id):
+            tx = MemoryTransaction(self, user_id)
+            now = self.clock()
+
+            def touch(s: _State) -> None:
+                user = s.users.get(user_id)
+                if user is None:
+                    s.users[user_id] = _User(active=True, created_at=now, last_seen_at=now)
+                else:
+                    user.active, user.last_seen_at = True, now
+
+            tx._apply(touch)
+            yield tx
+            tx.commit()
+
+    async def pending_outbox(
+        self, limit: int = 100, older_than: dt.datetime | None = None
+    ) -> list[OutboxItem]:
+        """Replies committed but not yet sent, oldest first (optionally only those created before a time)."""
+        items = []
+        for item_id, row in sorted(self._state.outbox.items()):
+            if older_than is not None and row.created_at >= as_utc(older_than):
+                continue
+            reply = Reply.model_validate_json(row.payload)
+            items.append(OutboxItem(item_id, row.user_id, row.chat_id, reply, row.attempts))
+            if len(items) >= limit:
+                break
+        return items
+
+    async def mark_sent(self, item_id: int) -> None:
+        """Remove a delivered reply from the outbox."""
+        self._state.outbox.pop(item_id, None)
+
+    async def mark_failed(self, item_id: int) -> None:
+        """Count a failed attempt (the item stays for a retry)."""
+        row = self._state.outbox.get(item_id)
+        if row is not None:
+            row.attempts += 1
+
+    async def set_active(self, user_id: str, active: bool) -> None:
+        """Mark a known user active or inactive (unknown users are not created)."""
+        user = self._state.users.get(user_id)
+        if user is not None:
+            user.active = active
+
+    async def is_active(self, user_id: str) -> bool:
+        """False once the user has blocked the bot (until they return); unknown users are active."""
+        user = self._state.users.get(user_id)
+        return user is None or user.active
+
+    async def purge_inactive(self, before: dt.datetime) -> int:
+        """Delete users with no activity since `before`; returns how many."""
+        cutoff = as_utc(before)
+        gone = [uid for uid, u in self._state.users.items() if u.last_seen_at < cutoff]
+        for user_id in gone:
+            async with self._locks.hold(user_id):
+                self._state.erase(user_id)
+        return len(gone)
+
+    async def prune_processed(self, before: dt.datetime) -> int:
+        """Forget handled update ids older than `before`; returns how many."""
+        cutoff = as_utc(before)
+        old = [k for k, (_, at) in self._state.processed.items() if at < cutoff]
+        for key in old:
+            del self._state.processed[key]
+        return len(old)
+
+    async def profiles(self, user_id: str) -> list[tuple[dt.datetime, Profile]]:
+        """A user's completed profiles, oldest first."""
+        rows = sorted((at, k, raw) for k, (uid, at, raw) in self._state.profiles.items() if uid == user_id)
+        return [(at, Profile.model_validate_json(raw)) for at, _, raw in rows]
+
+    async def add_reminder(
+        self, user_id: str, chat_id: str, due_at: dt.datetime, kind: str, payload: dict[str, Any]
+    ) -> int:
+        """Schedule a reminder in its own transaction."""
+        async with self.transaction(user_id) as tx:
+            return await tx.add_reminder(chat_id, due_at, kind, payload)
+
+    async def claim_due_reminders(self, now: dt.datetime, limit: int = 100) -> list[Reminder]:
+        """Claim up to `limit` due reminders for this caller; each is claimed once (until it times out)."""
+        now = as_utc(now)
+        async with self._mutex:
+            due = sorted(
+                (r.due_at, k)
+                for k, r in self._state.reminders.items()
+                if r.sent_at is None
+                and r.due_at <= now
+                and (r.claimed_at is None or r.claimed_at < now - CLAIM_TIMEOUT)
+            )[:limit]
+            claimed = []
+            for _, key in due:
+                row = self._state.reminders[key]
+                row.claimed_at = now
+                claimed.append(
+                    Reminder(key, row.user_id, row.chat_id, row.due_at, row.kind, json.loads(row.payload))
+                )
+            return claimed
+
+    async def cancel_reminders(self, user_id: str) -> int:
+        """Drop a user's reminders not yet sent; returns how many."""
+        async with self.transaction(user_id) as tx:
+            return await tx.cancel_reminders()
+
+    async def mark_reminder_sent(self, reminder_id: int) -> None:
+        """Record that a claimed reminder went out (it is never claimed again)."""
+        row = self._state.reminders.get(reminder_id)
+        if row is not None:
+            self._state.reminders[reminder_id] = replace(row, sent_at=self.clock())
+
+    async def close(self) -> None:
+        """Nothing to release."""

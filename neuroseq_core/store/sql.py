@@ -1,0 +1,503 @@
+"""The SQL store on SQLAlchemy 2 (async Core): SQLite via aiosqlite by default, PostgreSQL via asyncpg.
+
+One update of one user at a time: an in-process asyncio lock per user, then a database transaction that
+holds that user's row lock (PostgreSQL: the upsert of the users row locks it; SQLite: BEGIN IMMEDIATE takes
+the database's single write lock). Several bot processes sharing one PostgreSQL are serialised per user by
+the row lock; the session version column is a second, optimistic guard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
+
+from neuroseq_core.events import Reply
+from neuroseq_core.session import Profile, Session
+from neuroseq_core.store.base import OutboxItem, Store
+from neuroseq_core.store.memory import (
+    CLAIM_TIMEOUT,
+    Clock,
+    KeyedLock,
+    MemoryStore,
+    Reminder,
+    StaleSessionError,
+    as_utc,
+    utcnow,
+)
+
+__all__ = [
+    "Reminder",
+    "SqlStore",
+    "SqlTransaction",
+    "StaleSessionError",
+    "make_engine",
+    "metadata",
+    "open_store",
+]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for SQLite's write lock before failing
+
+# Stable constraint names, so migrations can refer to them on every backend.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them without an offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """Normalise to UTC before storing, so SQLite's text comparisons order correctly."""
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """Give back an aware UTC datetime."""
+        return None if value is None else as_utc(value)
+
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
+_USER = sa.String(64)
+
+
+def _user_fk(nullable: bool = False) -> sa.Column[Any]:
+    return sa.Column(
+        "user_id", _USER, sa.ForeignKey("users.user_id", ondelete="CASCADE"), nullable=nullable, index=True
+    )
+
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", _USER, primary_key=True),
+    sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=False, index=True),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column(
+        "user_id", _USER, sa.ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True, nullable=False
+    ),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("data", sa.Text(), nullable=False),  # Session.to_json()
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    _user_fk(),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("data", sa.Text(), nullable=False),  # Profile JSON
+)
+
+processed_updates = sa.Table(
+    "processed_updates",
+    metadata,
+    sa.Column("update_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+    # NULL once the user erased their data in that same update: the id alone still stops a redelivery.
+    _user_fk(nullable=True),
+    sa.Column("handled_at", UTCDateTime(), nullable=False, index=True),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    # No foreign key: the reply confirming an erasure is queued after the user's row is gone. Erasure and
+    # purge delete a user's outbox rows themselves; that last reply goes when it is sent.
+    sa.Column("user_id", _USER, nullable=False, index=True),
+    sa.Column("chat_id", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),  # Reply JSON
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+reminders = sa.Table(
+    "reminders",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    _user_fk(),
+    sa.Column("chat_id", sa.String(64), nullable=False),
+    sa.Column("due_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),  # JSON object
+    sa.Column("claimed_at", UTCDateTime(), nullable=True),
+    sa.Column("sent_at", UTCDateTime(), nullable=True),
+)
+
+USER_TABLES = ("users", "sessions", "profiles", "processed_updates", "outbox", "reminders")
+
+
+def _insert(dialect: str, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def _normalise_url(url: str) -> URL:
+    sa_url = make_url(url)
+    backend = sa_url.get_backend_name()
+    if backend == "postgresql" and sa_url.get_driver_name() != "asyncpg":
+        return sa_url.set(drivername="postgresql+asyncpg")
+    if backend == "sqlite" and sa_url.get_driver_name() != "aiosqlite":
+        return sa_url.set(drivername="sqlite+aiosqlite")
+    if backend not in ("postgresql", "sqlite"):
+        raise ValueError(
+            f"unsupported database URL scheme {sa_url.drivername!r}: "
+            "use sqlite+aiosqlite:///path, postgresql+asyncpg://… or memory://"
+        )
+    return sa_url
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An async engine for a SQLite or PostgreSQL URL, with the connection settings this store relies on."""
+    sa_url = _normalise_url(url)
+    if sa_url.get_backend_name() == "postgresql":
+        return create_async_engine(sa_url, pool_pre_ping=True)
+    database = sa_url.database or ""
+    if database in ("", ":memory:") or "mode=memory" in str(sa_url.query):
+        # Each pooled connection would see its own empty database.
+        raise ValueError("in-memory SQLite is not supported by the SQL store: use memory:// instead")
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    _install_sqlite_hooks(engine)
+    return engine
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    """SQLAlchemy's recipe for SQLite transactions: the driver emits no BEGIN; we emit our own.
+
+    That makes transactions real (reads included, DDL too) and lets a writer take the write lock up front
+    with BEGIN IMMEDIATE instead of failing later when a read lock cannot be upgraded.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",  # readers never block the writer, and the reverse
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            "foreign_keys=ON",  # off by default in SQLite; ON DELETE CASCADE needs it
+            "synchronous=NORMAL",  # with WAL: safe against a crash of the bot, not of the machine
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("neuroseq_write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@asynccontextmanager
+async def begin(engine: AsyncEngine, write: bool = True) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction: committed on normal exit, rolled back on an exception."""
+    async with engine.connect() as conn:
+        if write:
+            await conn.execution_options(neuroseq_write=True)
+        async with conn.begin():
+            yield conn
+
+
+class SqlTransaction:
+    """One user's work inside one database transaction (see `SqlStore.transaction`)."""
+
+    def __init__(self, store: SqlStore, conn: AsyncConnection, user_id: str) -> None:
+        self._store = store
+        self._conn = conn
+        self.user_id = user_id
+        self._deleted = False
+        self._has_version = False
+        self._version: int | None = None  # the session version this transaction expects in the table
+
+    async def seen(self, update_id: int) -> bool:
+        """True if this update id was already handled (a redelivery)."""
+        query = sa.select(sa.literal(1)).where(processed_updates.c.update_id == update_id)
+        return (await self._conn.execute(query)).first() is not None
+
+    async def mark_seen(self, update_id: int) -> None:
+        """Record that this update id is handled, in this transaction."""
+        stmt = _insert(self._store.dialect, processed_updates).values(
+            update_id=update_id,
+            user_id=None if self._deleted else self.user_id,
+            handled_at=self._store.clock(),
+        )
+        await self._conn.execute(stmt.on_conflict_do_nothing(index_elements=["update_id"]))
+
+    async def load_session(self) -> Session | None:
+        """This user's session, or None for a new user."""
+        query = sa.select(sessions.c.version, sessions.c.data).where(sessions.c.user_id == self.user_id)
+        row = (await self._conn.execute(query)).first()
+        if not self._has_version:
+            self._has_version, self._version = True, row.version if row else None
+        return Session.from_json(row.data) if row else None
+
+    async def save_session(self, session: Session) -> None:
+        """Store the session; raises StaleSessionError if its version moved since it was loaded."""
+        if not self._has_version:  # saved without loading: expect what is stored now
+            query = sa.select(sessions.c.version).where(sessions.c.user_id == self.user_id)
+            self._has_version, self._version = True, (await self._conn.execute(query)).scalar()
+        now, data = self._store.clock(), session.to_json()
+        if self._deleted:  # saved again after an erasure: the user starts over
+            await self._store._touch(self._conn, self.user_id, now)
+            self._deleted = False
+        stmt: ReturningInsert[tuple[int]] | ReturningUpdate[tuple[int]]
+        if self._version is None:
+            stmt = (
+                _insert(self._store.dialect, sessions)
+                .values(user_id=self.user_id, version=1, data=data, updated_at=now)
+                .on_conflict_do_nothing(index_elements=["user_id"])
+                .returning(sessions.c.version)
+            )
+        else:
+            stmt = (
+                sa.update(sessions)
+                .where(sessions.c.user_id == self.user_id, sessions.c.version == self._version)
+                .values(version=sessions.c.version + 1, data=data, updated_at=now)
+                .returning(sessions.c.version)
+            )
+        new_version = (await self._conn.execute(stmt)).scalar()
+        if new_version is None:
+            raise StaleSessionError(self.user_id)
+        self._version = new_version
+
+    async def add_outbox(self, chat_id: str, replies: list[Reply]) -> list[int]:
+        """Queue replies to send after commit; returns their ids in order."""
+        if not replies:
+            return []
+        now = self._store.clock()
+        rows = [
+            {"user_id": self.user_id, "chat_id": chat_id, "payload": r.model_dump_json(), "created_at": now}
+            for r in replies
+        ]
+        stmt = sa.insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True)
+        return list((await self._conn.execute(stmt, rows)).scalars())
+
+    async def save_profile(self, profile: Profile, at: dt.datetime) -> None:
+        """Keep a completed profile with its date (for progress over time)."""
+        await self._conn.execute(
+            sa.insert(profiles).values(user_id=self.user_id, created_at=at, data=profile.model_dump_json())
+        )
+
+    async def delete_user(self) -> None:
+        """Erase everything stored about this user, in every table."""
+        for table in (sessions, profiles, processed_updates, outbox, reminders, users):
+            await self._conn.execute(sa.delete(table).where(table.c.user_id == self.user_id))
+        self._deleted, self._has_version, self._version = True, True, None
+
+    async def add_reminder(
+        self, chat_id: str, due_at: dt.datetime, kind: str, payload: dict[str, Any]
+    ) -> int:
+        """Schedule a reminder for this user, committed with the rest of the transaction."""
+        return await self._store._add_reminder(self._conn, self.user_id, chat_id, due_at, kind, payload)
+
+    async def cancel_reminders(self) -> int:
+        """Drop this user's reminders not yet sent; returns how many."""
+        return await self._store._cancel_reminders(self._conn, self.user_id)
+
+
+class SqlStore:
+    """Durable state in SQLite or PostgreSQL. Build with `open_store(url)`, which migrates first."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.clock = clock
+        self._locks = KeyedLock()
+
+    async def _touch(self, conn: AsyncConnection, user_id: str, now: dt.datetime) -> None:
+        # ON CONFLICT DO UPDATE locks the existing row (PostgreSQL), so this one statement both records
+        # activity and takes the per-user row lock that serialises processes: no separate SELECT FOR UPDATE.
+        stmt = _insert(self.dialect, users).values(
+            user_id=user_id, active=True, created_at=now, last_seen_at=now
+        )
+        await conn.execute(
+            stmt.on_conflict_do_update(index_elements=["user_id"], set_={"active": True, "last_seen_at": now})
+        )
+
+    @asynccontextmanager
+    async def transaction(self, user_id: str) -> AsyncIterator[SqlTransaction]:
+        """A transaction holding this user's lock; committed on normal exit, rolled back on exception."""
+        async with self._locks.hold(user_id), begin(self.engine) as conn:
+            await self._touch(conn, user_id, self.clock())
+            yield SqlTransaction(self, conn, user_id)
+
+    async def pending_outbox(
+        self, limit: int = 100, older_than: dt.datetime | None = None
+    ) -> list[OutboxItem]:
+        """Replies committed but not yet sent, oldest first (optionally only those queued before a time)."""
+        query = sa.select(outbox).order_by(outbox.c.id).limit(limit)
+        if older_than is not None:
+            query = query.where(outbox.c.created_at < older_than)
+        async with begin(self.engine, write=False) as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            OutboxItem(r.id, r.user_id, r.chat_id, Reply.model_validate_json(r.payload), r.attempts)
+            for r in rows
+        ]
+
+    async def mark_sent(self, item_id: int) -> None:
+        """Remove a delivered reply from the outbox."""
+        async with begin(self.engine) as conn:
+            await conn.execute(sa.delete(outbox).where(outbox.c.id == item_id))
+
+    async def mark_failed(self, item_id: int) -> None:
+        """Count a failed attempt (the item stays for a retry)."""
+        async with begin(self.engine) as conn:
+            await conn.execute(
+                sa.update(outbox).where(outbox.c.id == item_id).values(attempts=outbox.c.attempts + 1)
+            )
+
+    async def set_active(self, user_id: str, active: bool) -> None:
+        """Mark a known user active or inactive (unknown users are not created)."""
+        async with begin(self.engine) as conn:
+            await conn.execute(sa.update(users).where(users.c.user_id == user_id).values(active=active))
+
+    async def is_active(self, user_id: str) -> bool:
+        """False once the user has blocked the bot (until they return); unknown users are active."""
+        async with begin(self.engine, write=False) as conn:
+            active = (
+                await conn.execute(sa.select(users.c.active).where(users.c.user_id == user_id))
+            ).scalar()
+        return active is None or bool(active)
+
+    async def purge_inactive(self, before: dt.datetime) -> int:
+        """Delete users with no activity since `before` (every row of theirs); returns how many."""
+        stale = sa.select(users.c.user_id).where(users.c.last_seen_at < before)
+        async with begin(self.engine) as conn:
+            await conn.execute(sa.delete(outbox).where(outbox.c.user_id.in_(stale)))
+            gone = await conn.execute(
+                sa.delete(users).where(users.c.last_seen_at < before).returning(users.c.user_id)
+            )
+            return len(gone.all())
+
+    async def prune_processed(self, before: dt.datetime) -> int:
+        """Forget update ids handled before `before` (redeliveries come within hours); returns how many."""
+        async with begin(self.engine) as conn:
+            gone = await conn.execute(
+                sa.delete(processed_updates)
+                .where(processed_updates.c.handled_at < before)
+                .returning(processed_updates.c.update_id)
+            )
+            return len(gone.all())
+
+    async def profiles(self, user_id: str) -> list[tuple[dt.datetime, Profile]]:
+        """A user's completed profiles, oldest first."""
+        query = (
+            sa.select(profiles.c.created_at, profiles.c.data)
+            .where(profiles.c.user_id == user_id)
+            .order_by(profiles.c.created_at, profiles.c.id)
+        )
+        async with begin(self.engine, write=False) as conn:
+            rows = (await conn.execute(query)).all()
+        return [(r.created_at, Profile.model_validate_json(r.data)) for r in rows]
+
+    async def _add_reminder(
+        self,
+        conn: AsyncConnection,
+        user_id: str,
+        chat_id: str,
+        due_at: dt.datetime,
+        kind: str,
+        payload: dict[str, Any],
+    ) -> int:
+        stmt = (
+            sa.insert(reminders)
+            .values(user_id=user_id, chat_id=chat_id, due_at=due_at, kind=kind, payload=json.dumps(payload))
+            .returning(reminders.c.id)
+        )
+        return int((await conn.execute(stmt)).scalar_one())
+
+    async def _cancel_reminders(self, conn: AsyncConnection, user_id: str) -> int:
+        stmt = (
+            sa.delete(reminders)
+            .where(reminders.c.user_id == user_id, reminders.c.sent_at.is_(None))
+            .returning(reminders.c.id)
+        )
+        return len((await conn.execute(stmt)).all())
+
+    async def add_reminder(
+        self, user_id: str, chat_id: str, due_at: dt.datetime, kind: str, payload: dict[str, Any]
+    ) -> int:
+        """Schedule a reminder for a known user (raises ValueError for an unknown one)."""
+        async with begin(self.engine) as conn:
+            if (
+                await conn.execute(sa.select(users.c.user_id).where(users.c.user_id == user_id))
+            ).first() is None:
+                raise ValueError("reminder for an unknown user")
+            return await self._add_reminder(conn, user_id, chat_id, due_at, kind, payload)
+
+    async def claim_due_reminders(self, now: dt.datetime, limit: int = 100) -> list[Reminder]:
+        """Claim up to `limit` due reminders for this caller; each is claimed once (until it times out)."""
+        due = (
+            sa.select(reminders)
+            .where(
+                reminders.c.sent_at.is_(None),
+                reminders.c.due_at <= now,
+                sa.or_(reminders.c.claimed_at.is_(None), reminders.c.claimed_at < now - CLAIM_TIMEOUT),
+            )
+            .order_by(reminders.c.due_at, reminders.c.id)
+            .limit(limit)
+            # PostgreSQL: concurrent claimers skip each other's rows. SQLite ignores this; BEGIN IMMEDIATE
+            # already makes the select-then-update atomic.
+            .with_for_update(skip_locked=True)
+        )
+        async with begin(self.engine) as conn:
+            rows = (await conn.execute(due)).all()
+            if rows:
+                ids = [r.id for r in rows]
+                await conn.execute(sa.update(reminders).where(reminders.c.id.in_(ids)).values(claimed_at=now))
+        return [Reminder(r.id, r.user_id, r.chat_id, r.due_at, r.kind, json.loads(r.payload)) for r in rows]
+
+    async def cancel_reminders(self, user_id: str) -> int:
+        """Drop a user's reminders not yet sent; returns how many."""
+        async with begin(self.engine) as conn:
+            return await self._cancel_reminders(conn, user_id)
+
+    async def mark_reminder_sent(self, reminder_id: int) -> None:
+        """Record that a claimed reminder went out (it is never claimed again)."""
+        async with begin(self.engine) as conn:
+            await conn.execute(
+                sa.update(reminders).where(reminders.c.id == reminder_id).values(sent_at=self.clock())
+            )
+
+    async def close(self) -> None:
+        """Release connections."""
+        await self.engine.dispose()
+
+
+async def open_store(url: str, *, clock: Clock = utcnow) -> Store:
+    """The store for a URL: memory:// in memory, otherwise SQL (migrated to the latest schema first)."""
+    if url.startswith("memory:"):
+        return MemoryStore(clock)
+    from neuroseq_core.store.migrate import upgrade_engine  # migrate imports this module
+
+    engine = make_engine(url)
+    try:
+        await upgrade_engine(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return SqlStore(engine, clock)
