@@ -10,7 +10,8 @@ from jinja2 import TemplateError
 from markupsafe import Markup
 
 from neuroseq_core.message_spec import BASE_SAMPLE, BUTTON_LABELS, MESSAGES, SAFETY_MESSAGES
-from neuroseq_core.models import LEVEL_ORDER, STEP_ORDER, Condition
+from neuroseq_core.models import LEVEL_ORDER, STEP_ORDER, Activity, Condition
+from neuroseq_core.recommend import lowest_step
 from neuroseq_core.render import check_tags, render
 from neuroseq_core.yamlio import ContentError
 
@@ -174,10 +175,22 @@ def _activities(c: Content) -> Iterator[ContentError]:
             yield ContentError(f, line, f"activity '{a.id}': a level is listed twice")
         if not a.source.strip():
             yield ContentError(f, line, f"activity '{a.id}': name the published source it draws on", warning=True)
+    steps = {lv.id: lv.step for lv in c.sequence.levels}
+
+    def serves(a: Activity, level: str) -> bool:
+        # The recommender offers an activity under the lowest step it serves; count it only there.
+        return level in a.levels and lowest_step(a, steps) == STEP_ORDER.index(steps[level])
+
+    for a in c.activities.values():
+        if lowest_step(a, steps) < STEP_ORDER.index(steps[a.levels[0]]):
+            f, line = _src(c, f"activity:{a.id}")
+            yield ContentError(
+                f, line, f"activity '{a.id}' lists a level below its first one; it will be offered only on the lower step", warning=True
+            )
     for level in LEVEL_ORDER:
         for setting in ("home", "classroom"):
             for band in c.age_bands:
-                n = sum(1 for a in c.activities.values() if level in a.levels and setting in a.settings and band in a.age_bands)
+                n = sum(1 for a in c.activities.values() if serves(a, level) and setting in a.settings and band in a.age_bands)
                 if n < MIN_ACTIVITIES_PER_CELL:
                     yield ContentError(
                         "activities/",
@@ -190,7 +203,7 @@ def _activities(c: Content) -> Iterator[ContentError]:
                         n = sum(
                             1
                             for a in c.activities.values()
-                            if level in a.levels and "classroom" in a.settings and group in a.groups and band in a.age_bands
+                            if serves(a, level) and "classroom" in a.settings and group in a.groups and band in a.age_bands
                         )
                         if n < 2:
                             yield ContentError(

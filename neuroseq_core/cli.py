@@ -152,10 +152,12 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if cmd == "console":
         return asyncio.run(_console(settings, args))
     if cmd == "run":
+        settings.require_token()
         from bot.polling import run_polling
 
         return run_polling(settings)
     if cmd == "webhook":
+        settings.require_token()
         from bot.webhook import run_webhook
 
         return run_webhook(settings)

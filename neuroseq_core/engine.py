@@ -22,6 +22,7 @@ from neuroseq_core.scoring import score
 from neuroseq_core.session import Session
 
 NICKNAME_MAX = 24
+MAX_REFERRAL_PROMPTS = 2
 MINUTES_CHOICES = ("2", "5", "15")
 QUESTIONNAIRE_FOR = {("caregiver", "one"): "caregiver", ("educator", "one"): "educator_student", ("educator", "class"): "educator_class"}
 # States where the user is in the middle of something that /start should resume, not restart.
@@ -577,7 +578,9 @@ class Conversation:
             self.prompt("reprompt.unknown")
             return
         profile = score(self.questions(), self.s.answers, band, self._steps())
-        fired = referrals(self.c.referrals, profile, self.s.answers, band.id, self.s.role or "caregiver")
+        fired = referrals(
+            self.c.referrals, profile, self.s.answers, band.id, self.s.role or "caregiver", self.s.group or "one"
+        )
         profile = profile.model_copy(update={"referrals": [r.id for r in fired]})
         self.s.profile = profile
         self.s.completed_at = self.event.now
@@ -585,7 +588,9 @@ class Conversation:
         self.s.effects.append("save_profile")
         self._summary()
         self._suggest(first=True)
-        for rule in fired:
+        # One or two gentle prompts, in content order (staff put the most specific first);
+        # a wall of referrals would frighten more than help.
+        for rule in fired[:MAX_REFERRAL_PROMPTS]:
             self.say(rule.message, kind="result")
         self.prompt()
 

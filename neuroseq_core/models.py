@@ -158,6 +158,7 @@ class ReferralRule(Strict):
     when: Condition
     message: str  # a message id in the messages files
     roles: list[Role] = Field(default_factory=lambda: ["caregiver", "educator"])
+    groups: list[Group] = Field(default_factory=lambda: ["one", "class"])  # one child, or a whole class
 
 
 class Helpline(Strict):

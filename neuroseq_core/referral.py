@@ -24,7 +24,14 @@ def holds(cond: Condition, profile: Profile, answers: Mapping[str, str | None], 
 
 
 def referrals(
-    rules: list[ReferralRule], profile: Profile, answers: Mapping[str, str | None], age_band: str, role: str
+    rules: list[ReferralRule],
+    profile: Profile,
+    answers: Mapping[str, str | None],
+    age_band: str,
+    role: str,
+    group: str = "one",
 ) -> list[ReferralRule]:
     """The rules that fire, in content order."""
-    return [r for r in rules if role in r.roles and holds(r.when, profile, answers, age_band)]
+    return [
+        r for r in rules if role in r.roles and group in r.groups and holds(r.when, profile, answers, age_band)
+    ]

@@ -143,83 +143,97 @@ def _tokens(pattern: str) -> Iterator[tuple[str, str]]:
         pos = m.end()
 
 
-def _word_regex(raw: str) -> str:
+# The words a pattern can start with: (word, True) for a word prefix such as `suicid*`.
+Firsts = frozenset[tuple[str, bool]]
+
+
+def _word_regex(raw: str) -> tuple[str, Firsts]:
     prefix = raw.endswith("*")
     word = normalise(raw[:-1] if prefix else raw)
     if not word:
         raise PatternError(f"{raw!r} has no letters or digits to match")
     if "*" in raw[:-1]:
         raise PatternError(f"{raw!r}: a * goes at the end of a word (suicid*) or stands alone (want to * die)")
-    body = r"\ ".join(re.escape(part) for part in word.split(" "))
-    return body + (r"[^ ]* " if prefix else " ")
+    parts = word.split(" ")
+    body = r"\ ".join(re.escape(part) for part in parts)
+    first = (parts[0], prefix and len(parts) == 1)
+    return body + (r"[^ ]* " if prefix else " "), frozenset([first])
 
 
-def compile_pattern(pattern: str, max_gap: int) -> str:
-    """Turn one lexicon pattern into a regex over normalised text that starts at a word."""
-    parts: list[str] = []  # one regex per element, each consuming its trailing space
+def compile_pattern(pattern: str, max_gap: int) -> tuple[str, Firsts]:
+    """Turn one lexicon pattern into a regex over normalised text, and the words it can start with."""
+    tokens = list(_tokens(pattern))
+    body, firsts, pos = _sequence(tokens, 0, max_gap)
+    if pos < len(tokens):
+        kind = tokens[pos][0]
+        raise PatternError("a ) without its (" if kind == ")" else "| only separates alternatives inside ( )")
+    return body, firsts
+
+
+def _sequence(tokens: list[tuple[str, str]], pos: int, max_gap: int) -> tuple[str, Firsts, int]:
+    # One run of elements up to a `|`, a `)` or the end; each element's regex consumes its
+    # trailing space, so elements simply follow one another.
+    parts: list[str] = []
+    firsts: set[tuple[str, bool]] = set()
     required = 0
-    group: list[list[str]] | None = None
-    last_kind = ""
-    for kind, value in _tokens(pattern):
-        if kind == "(":
-            if group is not None:
-                raise PatternError("groups cannot be nested; write the alternatives out")
-            group = [[]]
-        elif kind == "|":
-            if group is None:
-                raise PatternError("| only separates alternatives inside ( )")
-            group.append([])
-        elif kind == ")":
-            if group is None:
-                raise PatternError("a ) without its (")
-            if any(not alt for alt in group):
-                raise PatternError("an empty alternative in ( | ); use ? after the group for optional words")
-            parts.append("(?:" + "|".join("".join(alt) for alt in group) + ")")
-            required += 1
-            group = None
-        elif kind == "?":
-            if last_kind not in (")", "word") or group is not None:
-                raise PatternError("? goes right after a word or a ( ) group, outside any group")
-            parts[-1] = "(?:" + parts[-1] + ")?"
-            required -= 1
-        elif kind == "gap":
-            if group is not None:
-                raise PatternError("a * gap cannot stand inside ( )")
-            if not parts or last_kind == "gap":
+    last_gap = False
+    while pos < len(tokens) and tokens[pos][0] not in ("|", ")"):
+        kind, value = tokens[pos]
+        pos += 1
+        if kind == "?":
+            raise PatternError("? goes right after a word or a ( ) group")
+        if kind == "gap":
+            if not parts or last_gap:
                 raise PatternError("a * gap must stand between words")
             n = int(value[1:]) if len(value) > 1 else max_gap
             if not 1 <= n <= 8:
                 raise PatternError(f"{value}: a gap can skip 1 to 8 words")
             parts.append(f"(?:[^ ]+ ){{0,{n}}}")
+            last_gap = True
+            continue
+        if kind == "(":
+            alternatives = []
+            element_firsts: set[tuple[str, bool]] = set()
+            while True:
+                alt, alt_firsts, pos = _sequence(tokens, pos, max_gap)
+                alternatives.append(alt)
+                element_firsts |= alt_firsts
+                if pos >= len(tokens):
+                    raise PatternError("a ( without its )")
+                if tokens[pos][0] == ")":
+                    pos += 1
+                    break
+                pos += 1  # the `|`
+            element = "(?:" + "|".join(alternatives) + ")"
         else:
-            if group is not None:
-                group[-1].append(_word_regex(value))
-            else:
-                parts.append(_word_regex(value))
-                required += 1
-        last_kind = kind
-    if group is not None:
-        raise PatternError("a ( without its )")
-    if last_kind == "gap":
+            element, word_firsts = _word_regex(value)
+            element_firsts = set(word_firsts)
+        optional = pos < len(tokens) and tokens[pos][0] == "?"
+        if optional:
+            pos += 1
+            element = "(?:" + element + ")?"
+        if required == 0:
+            # Until the first required element, any element may be where a match starts.
+            firsts |= element_firsts
+        if not optional:
+            required += 1
+        parts.append(element)
+        last_gap = False
+    if last_gap:
         raise PatternError("a * gap must stand between words, not at the end")
-    if required <= 0:
-        raise PatternError("the pattern must have at least one word that is not optional")
-    return "".join(parts)
-
-
-def _union(bodies: list[str]) -> re.Pattern[str] | None:
-    if not bodies:
-        return None
-    # Each body ends in the space after its last word; the text is padded with spaces, so every
-    # match starts and ends at a word boundary.
-    return re.compile("(?<= )(?:" + "|".join(bodies) + ")")
+    if required == 0:
+        raise PatternError("an empty pattern or alternative: every ( | ) choice needs a word that is not optional")
+    return "".join(parts), frozenset(firsts), pos
 
 
 @dataclass(frozen=True)
 class _Compiled:
-    """One language's category: triggers, and what cancels a trigger."""
+    """One category in one language: its triggers, the words they start with, what cancels them."""
 
+    category: str
+    language: str
     triggers: re.Pattern[str]
+    firsts: Firsts
     unless: re.Pattern[str] | None
     negation: re.Pattern[str] | None
 
@@ -229,25 +243,33 @@ class SafetyScreen:
 
     categories: tuple[str, ...] = CATEGORIES
 
-    def __init__(self, compiled: dict[str, dict[str, _Compiled]]) -> None:
-        """Build from compiled lexicons: category -> language -> patterns."""
-        self._compiled = compiled
-        self.languages: tuple[str, ...] = tuple(sorted({lang for c in compiled.values() for lang in c}))
+    def __init__(self, compiled: list[_Compiled]) -> None:
+        """Build from compiled lexicons, one entry per category and language."""
+        self._items = sorted(compiled, key=lambda c: CATEGORIES.index(c.category))  # type: ignore[arg-type]
+        self.languages: tuple[str, ...] = tuple(sorted({c.language for c in compiled}))
+        # Index of the words a match can start with, so a regex only runs where one could match:
+        # trying ~150 alternations at every word of a 4,096-character message costs ~5 ms, the
+        # index brings that well under 1 ms.
+        self._exact: dict[str, list[int]] = {}
+        self._prefix: dict[str, list[int]] = {}
+        for key, item in enumerate(self._items):
+            for word, is_prefix in item.firsts:
+                (self._prefix if is_prefix else self._exact).setdefault(word, []).append(key)
+        self._prefix_lengths = sorted({len(word) for word in self._prefix})
 
     @classmethod
     def load(cls, content_dir: Path) -> tuple[SafetyScreen, list[ContentError]]:
         """Load every content/safety/<lang>.yaml; errors name file and line."""
         errors: list[ContentError] = []
-        compiled: dict[str, dict[str, _Compiled]] = {c: {} for c in CATEGORIES}
+        compiled: list[_Compiled] = []
         folder = content_dir / "safety"
         files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
         if not files:
             errors.append(ContentError(display_name(folder, content_dir), 1, "no safety lexicon: add safety/en.yaml"))
         for path in files:
-            for lang, category, item in _load_file(path, content_dir, errors):
-                compiled[category][lang] = item
+            compiled.extend(_load_file(path, content_dir, errors))
         for category in CATEGORIES:
-            if files and not compiled[category]:
+            if files and not any(c.category == category for c in compiled):
                 errors.append(
                     ContentError("safety", 1, f"no lexicon has patterns for {category}: add some to safety/en.yaml")
                 )
@@ -255,26 +277,37 @@ class SafetyScreen:
 
     def screen(self, text: str, language: str = "en") -> str | None:
         """The most urgent category the text matches in any language's lexicon, or None."""
-        folded = " " + normalise(text) + " "
-        if folded == "  ":
+        norm = normalise(text)
+        if not norm:
             return None
-        for category in CATEGORIES:
-            by_lang = self._compiled[category]
-            # The writer's language first only because it is the likeliest hit; the answer is the same.
-            order = sorted(by_lang, key=lambda lang: lang != language)
-            for lang in order:
-                if _matches(by_lang[lang], folded):
-                    return category
+        words = norm.split(" ")
+        keys_of = {word: self._keys_for(word) for word in set(words)}
+        starts: dict[int, list[int]] = {}
+        pos = 1  # the folded text below starts with a space
+        for word in words:
+            for key in keys_of[word]:
+                starts.setdefault(key, []).append(pos)
+            pos += len(word) + 1
+        if not starts:
+            return None
+        folded = f" {norm} "
+        # Items are in priority order; within a category the writer's language goes first only
+        # because it is the likeliest hit; the answer is the same.
+        for key in sorted(starts, key=lambda k: (CATEGORIES.index(self._items[k].category), self._items[k].language != language)):  # type: ignore[arg-type]
+            item = self._items[key]
+            for start in starts[key]:
+                m = item.triggers.match(folded, start)
+                if m and not _negated(item.negation, folded, start) and not _excepted(item.unless, folded, m):
+                    return item.category
         return None
 
-
-def _matches(item: _Compiled, text: str) -> bool:
-    pos = 0
-    while (m := item.triggers.search(text, pos)) is not None:
-        if not _negated(item.negation, text, m.start()) and not _excepted(item.unless, text, m):
-            return True
-        pos = m.start() + 1
-    return False
+    def _keys_for(self, word: str) -> list[int]:
+        keys = list(self._exact.get(word, ()))
+        for n in self._prefix_lengths:
+            if n > len(word):
+                break
+            keys.extend(self._prefix.get(word[:n], ()))
+        return keys
 
 
 def _negated(negation: re.Pattern[str] | None, text: str, start: int) -> bool:
@@ -294,13 +327,14 @@ def _negated(negation: re.Pattern[str] | None, text: str, start: int) -> bool:
 
 
 def _excepted(unless: re.Pattern[str] | None, text: str, m: re.Match[str]) -> bool:
+    # An exception cancels a match it overlaps by at least one word ("to die for", "food poisoning").
     if unless is None:
         return False
-    lo = max(0, m.start() - 120)
-    return any(u.start() < m.end() - 1 and u.end() - 1 > m.start() for u in unless.finditer(text, lo, m.end() + 120))
+    lo, hi = max(0, m.start() - 120), m.end() + 120
+    return any(u.start() < m.end() - 1 and u.end() - 1 > m.start() for u in unless.finditer(text, lo, hi))
 
 
-def _load_file(path: Path, root: Path, errors: list[ContentError]) -> Iterator[tuple[str, str, _Compiled]]:
+def _load_file(path: Path, root: Path, errors: list[ContentError]) -> Iterator[_Compiled]:
     name = display_name(path, root)
     try:
         data: Any = load_yaml(path, root)
@@ -319,21 +353,29 @@ def _load_file(path: Path, root: Path, errors: list[ContentError]) -> Iterator[t
             ContentError(name, line_of(data, ["language"]), f"language is {lexicon.language!r}: it must match the file name")
         )
 
-    def build(patterns: list[str], loc: list[str | int]) -> re.Pattern[str] | None:
-        bodies = []
+    def build(patterns: list[str], loc: list[str | int]) -> tuple[re.Pattern[str] | None, Firsts]:
+        bodies: list[str] = []
+        firsts: set[tuple[str, bool]] = set()
         for i, pattern in enumerate(patterns):
             try:
-                bodies.append(compile_pattern(pattern, lexicon.max_gap))
+                body, pattern_firsts = compile_pattern(pattern, lexicon.max_gap)
             except PatternError as exc:
                 errors.append(ContentError(name, line_of(data, [*loc, i]), f"pattern {pattern!r}: {exc}"))
-        return _union(bodies)
+                continue
+            bodies.append(body)
+            firsts |= pattern_firsts
+        if not bodies:
+            return None, frozenset()
+        # Each body ends in the space after its last word and the text is padded with spaces, so
+        # a match starts and ends at word boundaries.
+        return re.compile("(?<= )(?:" + "|".join(bodies) + ")"), frozenset(firsts)
 
-    negation = build(lexicon.negations, ["negations"])
+    negation, _ = build(lexicon.negations, ["negations"])
     for category, cat in lexicon.categories.items():
-        triggers = build(cat.patterns, ["categories", category, "patterns"])
-        unless = build(cat.unless, ["categories", category, "unless"])
+        triggers, firsts = build(cat.patterns, ["categories", category, "patterns"])
+        unless, _ = build(cat.unless, ["categories", category, "unless"])
         if triggers is not None:
-            yield lexicon.language, category, _Compiled(triggers, unless, negation)
+            yield _Compiled(category, lexicon.language, triggers, firsts, unless, negation)
 
 
 def run_safety_check(stdin: TextIO, stdout: TextIO, screen: SafetyScreen, language: str = "en") -> int:

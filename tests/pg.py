@@ -51,7 +51,9 @@ class Cluster:
 
     def __init__(self, bindir: Path, durable: bool = False) -> None:
         self.bindir = bindir
-        self.durable = durable  # False: fsync off, for fast tests; True: the server's defaults, for benchmarks
+        self.durable = (
+            durable  # False: fsync off, for fast tests; True: the server's defaults, for benchmarks
+        )
         self.root = Path(tempfile.mkdtemp(prefix="neuroseq-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -61,7 +63,9 @@ class Cluster:
             try:
                 owner = pwd.getpwnam("postgres")
             except KeyError as exc:
-                raise RuntimeError("running as root and there is no 'postgres' user to run the cluster") from exc
+                raise RuntimeError(
+                    "running as root and there is no 'postgres' user to run the cluster"
+                ) from exc
             os.chown(self.root, owner.pw_uid, owner.pw_gid)
             self._as = ["runuser", "-u", "postgres", "--"]
 
@@ -96,7 +100,16 @@ class Cluster:
         """Stop the server (fast) and remove its folder."""
         if (self.data / "postmaster.pid").exists():
             subprocess.run(
-                [*self._as, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"],
+                [
+                    *self._as,
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
                 check=False,
                 capture_output=True,
                 timeout=60,

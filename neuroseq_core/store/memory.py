@@ -301,15 +301,17 @@ class MemoryStore:
         self, limit: int = 100, older_than: dt.datetime | None = None
     ) -> list[OutboxItem]:
         """Replies committed but not yet sent, oldest first (optionally only those created before a time)."""
-        items = []
-        for item_id, row in sorted(self._state.outbox.items()):
-            if older_than is not None and row.created_at >= as_utc(older_than):
-                continue
-            reply = Reply.model_validate_json(row.payload)
-            items.append(OutboxItem(item_id, row.user_id, row.chat_id, reply, row.attempts))
-            if len(items) >= limit:
-                break
-        return items
+        rows = [
+            (item_id, row)
+            for item_id, row in sorted(self._state.outbox.items())
+            if older_than is None or row.created_at < as_utc(older_than)
+        ][: max(limit, 0)]
+        return [
+            OutboxItem(
+                item_id, row.user_id, row.chat_id, Reply.model_validate_json(row.payload), row.attempts
+            )
+            for item_id, row in rows
+        ]
 
     async def mark_sent(self, item_id: int) -> None:
         """Remove a delivered reply from the outbox."""
@@ -357,9 +359,14 @@ class MemoryStore:
     async def add_reminder(
         self, user_id: str, chat_id: str, due_at: dt.datetime, kind: str, payload: dict[str, Any]
     ) -> int:
-        """Schedule a reminder in its own transaction."""
-        async with self.transaction(user_id) as tx:
-            return await tx.add_reminder(chat_id, due_at, kind, payload)
+        """Schedule a reminder for a known user (raises ValueError for an unknown one)."""
+        if user_id not in self._state.users:
+            raise ValueError("reminder for an unknown user")
+        item_id = next(self._ids)
+        self._state.reminders[item_id] = _Reminder(
+            user_id, chat_id, as_utc(due_at), kind, json.dumps(payload)
+        )
+        return item_id
 
     async def claim_due_reminders(self, now: dt.datetime, limit: int = 100) -> list[Reminder]:
         """Claim up to `limit` due reminders for this caller; each is claimed once (until it times out)."""

@@ -19,13 +19,15 @@ import json
 import re
 import socket
 import time
+import urllib.parse
+from email.parser import BytesParser
+from email.policy import HTTP
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -83,6 +85,25 @@ class ApiError(Exception):
         self.code = code
         self.description = description
         self.parameters = parameters
+
+
+def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, bytes]]:
+    """multipart/form-data → (fields, files), with the standard library's MIME parser."""
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+    )
+    fields: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    for part in message.iter_parts():  # type: ignore[attr-defined]
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            files[name] = payload
+        else:
+            fields[name] = payload.decode(part.get_content_charset() or "utf-8")
+    return fields, files
 
 
 def utf16_len(text: str) -> int:
@@ -419,13 +440,13 @@ class FakeBotAPI:
                     raise ApiError(400, "Bad Request: parameters must be an object")
                 return data
         elif request.method == "POST":
-            form = await request.form()
+            body = await request.body()
             files: dict[str, bytes] = {}
-            for key, value in form.multi_items():
-                if isinstance(value, UploadFile):
-                    files[key] = await value.read()
-                else:
-                    raw[key] = value
+            if "multipart/form-data" in ctype:
+                fields, files = parse_multipart(ctype, body)
+                raw.update(fields)
+            elif body:
+                raw.update(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
             for key, blob in files.items():
                 raw.setdefault(key, blob)
             for key, value in list(raw.items()):

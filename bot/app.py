@@ -1,0 +1,232 @@
+"""The python-telegram-bot Application: one catch-all handler, the error handler, start-up calls.
+
+Each update becomes an Event (bot.telegram_events), goes through Service.handle (one transaction:
+session, processed update id and outbox together), and only then are the replies sent. No
+ConversationHandler and no PTB persistence: the conversation lives in the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from collections import OrderedDict
+from typing import Any, Protocol
+
+from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.render import answered_text, label_for
+from bot.sender import KeyedLocks, Sender
+from bot.telegram_events import AddedToGroup, Ignored, Incoming, MemberStatus, map_update
+from neuroseq_core.events import Choice, Event, Reply
+from neuroseq_core.picture import plain
+from neuroseq_core.settings import Settings
+from neuroseq_core.store.base import OutboxItem, Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+# The menu Telegram shows; descriptions come from content messages "commands.<name>".
+COMMANDS = ("start", "help", "restart", "cancel", "privacy", "delete", "helplines")
+ADAPTER_KEY = "neuroseq.adapter"
+_APOLOGY_MEMORY = 10_000
+
+
+class ServiceLike(Protocol):
+    """What the adapter needs from neuroseq_core.service.Service."""
+
+    async def handle(
+        self, user_id: str, chat_id: str, event: Event, update_id: int | None = None
+    ) -> list[OutboxItem]:
+        """Handle one event in one transaction; the committed replies to send now."""
+        ...
+
+    def notice(self, message_id: str, language: str | None = None) -> Reply:
+        """A fixed notice from content."""
+        ...
+
+
+class Adapter:
+    """Turns updates into service calls and deliveries; remembers which updates failed."""
+
+    def __init__(self, service: ServiceLike, store: Store, sender: Sender) -> None:
+        self.service = service
+        self.store = store
+        self.sender = sender
+        self.failed: set[int] = set()  # update ids whose handling raised (for webhook/polling retries)
+        self._chat_locks = KeyedLocks()
+        self._apologised: OrderedDict[int, None] = OrderedDict()
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """PTB callback for every update."""
+        await self.dispatch(update)
+
+    async def dispatch(self, update: Update) -> None:
+        """Handle one update fully; raises when the service could not commit it."""
+        action = map_update(update)
+        if isinstance(action, Incoming):
+            if action.callback_query_id is not None:
+                await self._answer_callback(action.callback_query_id)
+            # One chat at a time in this process: replies of two quick updates never interleave.
+            async with self._chat_locks.hold(action.chat_id):
+                items = await self.service.handle(action.user_id, action.chat_id, action.event, update.update_id)
+                if isinstance(action.event, Choice):
+                    await self._show_choice(update)
+                await self.sender.deliver(items)
+        elif isinstance(action, MemberStatus):
+            await self.store.set_active(action.user_id, action.active)
+        elif isinstance(action, AddedToGroup):
+            await self.sender.send_now(action.chat_id, self.service.notice("group.private_only", action.language))
+        elif isinstance(action, Ignored):
+            if action.callback_query_id is not None:
+                await self._answer_callback(action.callback_query_id)
+            log.debug("update ignored", extra={"update_id": update.update_id, "reason": action.reason})
+
+    async def _answer_callback(self, query_id: str) -> None:
+        # Always answered, so the button's spinner stops even for a stale or odd press.
+        try:
+            await self.sender.bot.answer_callback_query(query_id)
+        except TelegramError as exc:
+            log.info("callback answer failed", extra={"error": type(exc).__name__})
+
+    async def _show_choice(self, update: Update) -> None:
+        """Edit the question to show the chosen answer, without its keyboard."""
+        query = update.callback_query
+        if query is None or not isinstance(query.message, Message) or query.data is None:
+            return
+        message = query.message
+        markup: InlineKeyboardMarkup | None = message.reply_markup
+        label = label_for(markup, query.data)
+        try:
+            if message.text is not None and label is not None:
+                text = answered_text(message.text_html, label)
+                if text is not None:
+                    await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=None)
+                    return
+            if markup is not None:
+                await message.edit_reply_markup(reply_markup=None)
+        except BadRequest:
+            # Already edited (a redelivered press) or too old to edit: nothing to fix.
+            log.debug("question edit refused", extra={"update_id": update.update_id})
+        except TelegramError as exc:
+            log.info("question edit failed", extra={"update_id": update.update_id, "error": type(exc).__name__})
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log the failure (class and update id only) and apologise to the user once."""
+        error = context.error
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error(
+            "update failed",
+            extra={"update_id": update_id, "error": type(error).__name__ if error else None},
+        )
+        if not isinstance(update, Update) or update_id is None:
+            return
+        self.failed.add(update_id)
+        chat = update.effective_chat
+        if chat is None or chat.type != ChatType.PRIVATE or update_id in self._apologised:
+            return
+        self._apologised[update_id] = None
+        while len(self._apologised) > _APOLOGY_MEMORY:
+            self._apologised.popitem(last=False)
+        language = update.effective_user.language_code if update.effective_user else None
+        try:
+            reply = self.service.notice("error.apology", language)
+        except Exception as exc:  # content trouble must not hide the original failure
+            log.error("apology unavailable", extra={"error": type(exc).__name__})
+            return
+        await self.sender.send_now(str(chat.id), reply)
+
+    async def process(self, application: Application[Any, Any, Any, Any, Any, Any], update: Update) -> bool:
+        """Run one update through the Application; True when it was committed (not failed)."""
+        self.failed.discard(update.update_id)
+        await application.process_update(update)
+        if update.update_id in self.failed:
+            self.failed.discard(update.update_id)
+            return False
+        return True
+
+
+def adapter_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Adapter:
+    """The Adapter that build_application attached to this Application."""
+    adapter = application.bot_data[ADAPTER_KEY]
+    assert isinstance(adapter, Adapter)
+    return adapter
+
+
+def build_application(
+    settings: Settings,
+    service: ServiceLike,
+    store: Store,
+    *,
+    http_timeout: float = 15.0,
+    retries: int = 4,
+    backoff: float = 0.5,
+    flush_interval: float = 5.0,
+    rate_limit_retries: int = 3,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The Application: our token and base URL, rate limiter, no Updater (we fetch updates ourselves)."""
+    builder = (
+        ApplicationBuilder()
+        .token(settings.require_token())
+        .base_url(settings.telegram_api_url or DEFAULT_BASE_URL)
+        .rate_limiter(AIORateLimiter(max_retries=rate_limit_retries))
+        .updater(None)
+        .connect_timeout(http_timeout)
+        .read_timeout(http_timeout)
+        .write_timeout(http_timeout)
+        .pool_timeout(http_timeout)
+        .get_updates_connect_timeout(http_timeout)
+        .get_updates_read_timeout(http_timeout)
+        .get_updates_pool_timeout(http_timeout)
+    )
+    application = builder.build()
+    sender = Sender(application.bot, store, retries=retries, backoff=backoff, flush_interval=flush_interval)
+    adapter = Adapter(service, store, sender)
+    application.bot_data[ADAPTER_KEY] = adapter
+    application.add_handler(TypeHandler(Update, adapter.on_update))
+    application.add_error_handler(adapter.on_error)
+    return application
+
+
+def command_menu(service: ServiceLike, language: str | None = None) -> list[BotCommand]:
+    """The command menu, with descriptions from content (a command without one is left out)."""
+    commands: list[BotCommand] = []
+    for name in COMMANDS:
+        try:
+            description = plain(service.notice(f"commands.{name}", language).text)
+        except (KeyError, LookupError) as exc:
+            log.warning("no description for a command; left out", extra={"command": name, "error": type(exc).__name__})
+            continue
+        if description:
+            commands.append(BotCommand(name, description[:256]))
+    return commands
+
+
+async def set_commands(
+    application: Application[Any, Any, Any, Any, Any, Any], service: ServiceLike, languages: Iterable[str] = ()
+) -> None:
+    """setMyCommands: the default menu, then one per content language (failure is only logged)."""
+    menus: list[tuple[str | None, list[BotCommand]]] = [(None, command_menu(service))]
+    menus += [(lang, command_menu(service, lang)) for lang in languages if len(lang) == 2]
+    for language, commands in menus:
+        if not commands:
+            continue
+        try:
+            await application.bot.set_my_commands(commands, language_code=language)
+        except TelegramError as exc:
+            log.warning("setMyCommands failed", extra={"language": language, "error": type(exc).__name__})
+
+
+__all__ = [
+    "ALLOWED_UPDATES",
+    "COMMANDS",
+    "Adapter",
+    "ServiceLike",
+    "adapter_of",
+    "build_application",
+    "command_menu",
+    "set_commands",
+]

@@ -1,0 +1,129 @@
+"""What polling and webhook mode share: opening the store and content, start-up and shut-down, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram.error import InvalidToken
+from telegram.ext import Application
+
+from bot.app import Adapter, ServiceLike, adapter_of, build_application, set_commands
+from neuroseq_core.settings import ConfigurationError, Settings
+from neuroseq_core.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+async def open_store(settings: Settings) -> Store:
+    """The configured store (SQL); the memory store only while the SQL one is not in the tree."""
+    try:
+        from neuroseq_core.store.sql import open_store as open_sql_store  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        if exc.name != "neuroseq_core.store.sql":
+            raise
+        from neuroseq_core.store.memory import MemoryStore  # noqa: PLC0415
+
+        log.warning("SQL store not available: keeping data in memory only")
+        return MemoryStore()
+    store: Store = await open_sql_store(settings.database_url)
+    return store
+
+
+def load_content(settings: Settings) -> Any:
+    """The live content holder (raises the loader's error, naming file and line, when invalid)."""
+    from neuroseq_core.content import ContentHolder, load_or_raise  # noqa: PLC0415
+
+    return ContentHolder(load_or_raise(settings.content_dir))
+
+
+def build_service(store: Store, holder: Any) -> ServiceLike:
+    """The core Service over this store and content."""
+    from neuroseq_core.service import Service  # noqa: PLC0415
+
+    service: ServiceLike = Service(store, holder)
+    return service
+
+
+def content_languages(holder: Any) -> list[str]:
+    """Languages the content has messages in (for per-language command menus)."""
+    try:
+        return sorted(holder.current.messages)
+    except AttributeError:
+        return []
+
+
+@dataclass
+class Runtime:
+    """A started bot: the Application, its adapter, the service and the store."""
+
+    application: Application[Any, Any, Any, Any, Any, Any]
+    adapter: Adapter
+    service: ServiceLike
+    store: Store
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    service: ServiceLike | None = None,
+    languages: list[str] | None = None,
+    **app_options: Any,
+) -> AsyncIterator[Runtime]:
+    """Open everything, start the Application and the outbox flusher; undo it all on exit."""
+    settings.require_token()  # a clear configuration error before anything is opened
+    own_store = store is None
+    if service is None:
+        holder = load_content(settings)
+        store = store or await open_store(settings)
+        service = build_service(store, holder)
+        languages = content_languages(holder) if languages is None else languages
+    assert store is not None
+    stop_flusher = asyncio.Event()
+    flusher: asyncio.Task[None] | None = None
+    application = build_application(settings, service, store, **app_options)
+    try:
+        try:
+            await application.initialize()  # getMe: fails fast on a wrong token
+        except InvalidToken:
+            raise ConfigurationError("Telegram rejected TELEGRAM_BOT_TOKEN: check the token from @BotFather") from None
+        await application.start()
+        adapter = adapter_of(application)
+        await set_commands(application, service, languages or [])
+        flusher = asyncio.create_task(adapter.sender.run_flusher(stop_flusher))
+        yield Runtime(application, adapter, service, store)
+    finally:
+        stop_flusher.set()
+        if flusher is not None:
+            with contextlib.suppress(Exception):
+                await flusher
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+        if own_store:
+            await store.close()
+
+
+def install_stop_signals(on_stop: Callable[[], None]) -> Callable[[], None]:
+    """Call on_stop on SIGINT or SIGTERM; returns a function that removes the handlers."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_stop)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+            pass
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return remove

@@ -1,0 +1,244 @@
+"""Delivers committed replies (outbox items) to Telegram, at least once, in order per user.
+
+429: wait as told and try again (AIORateLimiter on the Application does this first).
+Network errors and timeouts: retried with backoff, then left in the outbox for the flusher.
+403 (blocked): the user is marked inactive and their items dropped; others are unaffected.
+400: a reply Telegram refuses will never pass; logged (ids only) and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+
+from bot.render import Outgoing, OutgoingMessage, RenderError, render_reply
+from neuroseq_core.events import Reply
+from neuroseq_core.store.base import OutboxItem, Store
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 20  # outbox attempts across flushes before an item is given up
+_DONE_MEMORY = 10_000  # ids of recently delivered items, so a racing flusher never sends twice
+
+
+class Undeliverable(Exception):
+    """This item can never be delivered (blocked user, refused payload): drop it."""
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """RetryAfter's wait in seconds (an int or a timedelta, depending on PTB settings)."""
+    value: object = exc.retry_after
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return float(value)  # type: ignore[arg-type]
+
+
+class KeyedLocks:
+    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Hold the lock of `key` for the block."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class Sender:
+    """Sends outbox items; shared by the update handlers and the background flusher."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        store: Store,
+        *,
+        retries: int = 4,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        flush_interval: float = 5.0,
+    ) -> None:
+        self.bot = bot
+        self.store = store
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.flush_interval = flush_interval
+        self._user_locks = KeyedLocks()
+        self._in_flight: set[int] = set()
+        self._done: OrderedDict[int, None] = OrderedDict()
+        self._parts_sent: dict[int, int] = {}  # item id -> parts already delivered (photo, text...)
+
+    # ---- one item ------------------------------------------------------------------------
+
+    async def _call(self, chat_id: str, part: Outgoing) -> None:
+        if isinstance(part, OutgoingMessage):
+            await self.bot.send_message(
+                chat_id=chat_id, text=part.text, parse_mode=ParseMode.HTML, reply_markup=part.keyboard
+            )
+        else:
+            await self.bot.send_photo(
+                chat_id=chat_id, photo=part.png, caption=part.caption or None, parse_mode=ParseMode.HTML
+            )
+
+    async def _send_part(self, chat_id: str, part: Outgoing, item_id: int) -> None:
+        """One API call with retries; raises Undeliverable, or NetworkError when retries ran out."""
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                await self._call(chat_id, part)
+                return
+            except RetryAfter as exc:
+                if last:
+                    raise NetworkError("rate limited") from exc
+                wait = retry_after_seconds(exc)
+                log.warning("rate limited", extra={"outbox_id": item_id, "retry_after": wait})
+                await asyncio.sleep(wait)
+            except Forbidden as exc:
+                raise Undeliverable("forbidden") from exc
+            except BadRequest as exc:
+                # Telegram's description may quote our text: log the class only.
+                raise Undeliverable("bad request") from exc
+            except InvalidToken:
+                raise
+            except NetworkError:  # includes TimedOut and 5xx answers
+                if last:
+                    raise
+                log.warning("network error, retrying", extra={"outbox_id": item_id, "attempt": attempt + 1})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+
+    def _claim(self, item_id: int) -> bool:
+        if item_id in self._in_flight or item_id in self._done:
+            return False
+        self._in_flight.add(item_id)
+        return True
+
+    def _finish(self, item_id: int, delivered: bool) -> None:
+        self._in_flight.discard(item_id)
+        if delivered:
+            self._parts_sent.pop(item_id, None)
+            self._done[item_id] = None
+            while len(self._done) > _DONE_MEMORY:
+                self._done.popitem(last=False)
+
+    async def _deliver_claimed(self, item: OutboxItem) -> str:
+        """Send one claimed item; returns "sent", "dropped" or "failed"."""
+        try:
+            parts = render_reply(item.reply)
+        except RenderError:
+            log.error("reply cannot be rendered; dropped", extra={"outbox_id": item.id})
+            await self.store.mark_sent(item.id)
+            return "dropped"
+        done = self._parts_sent.get(item.id, 0)
+        try:
+            for index in range(done, len(parts)):
+                await self._send_part(item.chat_id, parts[index], item.id)
+                # Remember progress so a retry does not repeat the picture already shown.
+                self._parts_sent[item.id] = index + 1
+        except Undeliverable as exc:
+            reason = str(exc)
+            if reason == "forbidden":
+                log.info("user blocked the bot; marked inactive", extra={"outbox_id": item.id})
+                await self.store.set_active(item.user_id, False)
+            else:
+                log.error("Telegram refused a reply (400); dropped", extra={"outbox_id": item.id})
+            await self.store.mark_sent(item.id)
+            return "dropped"
+        except (NetworkError, TelegramError) as exc:
+            log.warning(
+                "delivery failed; left for the flusher", extra={"outbox_id": item.id, "error": type(exc).__name__}
+            )
+            await self.store.mark_failed(item.id)
+            return "failed"
+        await self.store.mark_sent(item.id)
+        return "sent"
+
+    # ---- public --------------------------------------------------------------------------
+
+    async def deliver(self, items: list[OutboxItem]) -> list[str]:
+        """Send items in order (each user's in order); an item whose predecessor failed waits too."""
+        results: list[str] = []
+        blocked_users: set[str] = set()
+        stalled_users: set[str] = set()
+        for item in items:
+            if item.user_id in blocked_users:
+                await self.store.mark_sent(item.id)
+                results.append("dropped")
+                continue
+            if item.user_id in stalled_users:
+                # Keep this user's order: a later reply must not overtake a failed earlier one.
+                results.append("failed")
+                continue
+            async with self._user_locks.hold(item.user_id):
+                if not self._claim(item.id):
+                    if item.id in self._in_flight:
+                        # Someone else is sending it now: this user's later items must wait.
+                        stalled_users.add(item.user_id)
+                    results.append("skipped")
+                    continue
+                outcome = "failed"
+                try:
+                    outcome = await self._deliver_claimed(item)
+                finally:
+                    self._finish(item.id, outcome in ("sent", "dropped"))
+            if outcome == "dropped" and not await self.store.is_active(item.user_id):
+                blocked_users.add(item.user_id)
+            if outcome == "failed":
+                stalled_users.add(item.user_id)
+            results.append(outcome)
+        return results
+
+    async def send_now(self, chat_id: str, reply: Reply) -> bool:
+        """Best-effort send of a reply that is not in the outbox (group notices, apologies)."""
+        try:
+            for part in render_reply(reply):
+                await self._call(chat_id, part)
+        except (TelegramError, RenderError) as exc:
+            log.warning("direct send failed", extra={"error": type(exc).__name__})
+            return False
+        return True
+
+    async def flush_pending(self, limit: int = 100) -> int:
+        """Send what the outbox still holds (after a crash, or after failures); returns how many sent."""
+        items = await self.store.pending_outbox(limit)
+        sendable: list[OutboxItem] = []
+        for item in items:
+            if item.attempts >= MAX_ATTEMPTS:
+                log.error("giving up on a reply after many attempts", extra={"outbox_id": item.id})
+                await self.store.mark_sent(item.id)
+            elif not await self.store.is_active(item.user_id):
+                await self.store.mark_sent(item.id)
+            else:
+                sendable.append(item)
+        results = await self.deliver(sendable)
+        return results.count("sent")
+
+    async def run_flusher(self, stop: asyncio.Event) -> None:
+        """Flush at start and then every flush_interval seconds until stop is set."""
+        while not stop.is_set():
+            try:
+                await self.flush_pending()
+            except Exception as exc:  # the flusher must outlive a passing store or network fault
+                log.error("outbox flush failed", extra={"error": type(exc).__name__})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.flush_interval)

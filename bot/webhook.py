@@ -1,0 +1,145 @@
+"""Webhook mode: Telegram POSTs each update; we answer 200 only after it is committed.
+
+403 (and nothing processed) without the right X-Telegram-Bot-Api-Secret-Token; 400 for a body that
+is not an update; 500 when handling failed, so Telegram delivers it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import ALLOWED_UPDATES, ServiceLike, adapter_of
+from bot.runtime import install_stop_signals, running
+from neuroseq_core.settings import ConfigurationError, Settings
+from neuroseq_core.store.base import Store
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_BODY = 1_000_000  # bytes; real updates are a few KB
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+def webhook_config(settings: Settings) -> tuple[str, str, str]:
+    """(url, path, secret) from the settings, or a ConfigurationError saying what is missing."""
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if not secret:
+        raise ConfigurationError(
+            "NEUROSEQ_WEBHOOK_SECRET is not set: webhook mode needs a secret so only Telegram can post updates"
+        )
+    if not _SECRET_RE.match(secret):
+        raise ConfigurationError("NEUROSEQ_WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and - (1 to 256 characters)")
+    url = settings.webhook_url or ""
+    parsed = urlparse(url)
+    if not url or parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigurationError("NEUROSEQ_WEBHOOK_URL is not set to a full URL, e.g. https://bot.example.org/telegram")
+    return url, parsed.path or "/", secret
+
+
+def build_webhook_app(
+    settings: Settings,
+    application: Application[Any, Any, Any, Any, Any, Any],
+    service: ServiceLike,
+    store: Store,
+) -> Starlette:
+    """The ASGI app: POST <path of NEUROSEQ_WEBHOOK_URL> and GET /healthz."""
+    _url, path, secret = webhook_config(settings)
+    expected = secret.encode()
+    adapter = adapter_of(application)
+
+    async def receive(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER)
+        # Constant-time compare, so the answer time says nothing about the secret.
+        if given is None or not hmac.compare_digest(given.encode(), expected):
+            log.warning("webhook call without the right secret")
+            return PlainTextResponse("forbidden", status_code=403)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return PlainTextResponse("too large", status_code=413)
+        try:
+            data = json.loads(body)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update")
+            update = Update.de_json(data, application.bot)
+        except Exception:  # any malformed body: Telegram never sends one, so nothing to retry
+            log.warning("webhook body is not an update")
+            return PlainTextResponse("bad request", status_code=400)
+        try:
+            ok = await adapter.process(application, update)
+        except Exception as exc:  # answer 500 so Telegram retries; the update was not committed
+            log.error("webhook update failed", extra={"update_id": update.update_id, "error": type(exc).__name__})
+            ok = False
+        return PlainTextResponse("ok" if ok else "failed", status_code=200 if ok else 500)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    return Starlette(
+        routes=[
+            Route(path, receive, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn without its own signal capture: we stop it from our handlers, then clean up."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """No-op: signals are installed by install_stop_signals."""
+        yield
+
+
+async def serve_webhook(settings: Settings, stop: asyncio.Event, **options: Any) -> int:
+    """Open everything, setWebhook, and serve until stop is set."""
+    url, _path, secret = webhook_config(settings)
+    host, port = settings.listen_host_port()
+    sockets = options.pop("sockets", None)
+    async with running(settings, **options) as rt:
+        app = build_webhook_app(settings, rt.application, rt.service, rt.store)
+        await rt.application.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+        server = QuietServer(config)
+        serving = asyncio.create_task(server.serve(sockets=sockets))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        stopped.cancel()
+        try:
+            await serving
+        except SystemExit:  # uvicorn exits when it cannot bind
+            raise ConfigurationError(f"cannot listen on {host}:{port} (NEUROSEQ_WEBHOOK_LISTEN)") from None
+    return 0
+
+
+def run_webhook(settings: Settings) -> int:
+    """Run the bot as a webhook server until SIGINT/SIGTERM; returns the exit code."""
+    webhook_config(settings)  # refuse to start on bad configuration before opening anything
+    settings.listen_host_port()
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        remove = install_stop_signals(stop.set)
+        try:
+            return await serve_webhook(settings, stop)
+        finally:
+            remove()
+
+    return asyncio.run(main())

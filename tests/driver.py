@@ -1,0 +1,85 @@
+"""A tiny driver for the pure engine: type like a user, keep the session, read the replies."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from neuroseq_core.console import parse_input
+from neuroseq_core.content import Content
+from neuroseq_core.engine import new_session, step
+from neuroseq_core.events import Choice, Event, Reply, Start
+from neuroseq_core.render import to_plain
+from neuroseq_core.session import Session
+
+NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+
+
+class Driver:
+    def __init__(self, content: Content, user: str = "u1", language: str | None = None) -> None:
+        self.content = content
+        self.session: Session = new_session(user, content)
+        self.replies: list[Reply] = []
+        self.last: Reply | None = None
+        self.history: list[Session] = []
+        self.start(language)
+
+    def send(self, event: Event) -> list[Reply]:
+        if event.now is None:
+            event = event.model_copy(update={"now": NOW})
+        self.session, self.replies = step(self.session, event, self.content)
+        self.history.append(self.session)
+        for r in self.replies:
+            if r.choices:
+                self.last = r
+        return self.replies
+
+    def start(self, language: str | None = None) -> list[Reply]:
+        return self.send(Start(language=language))
+
+    def type(self, text: str) -> list[Reply]:
+        return self.send(parse_input(text, self.last))
+
+    def press(self, index: int = 0) -> list[Reply]:
+        assert self.last is not None and self.last.choices, "no buttons to press"
+        return self.send(Choice(option_id=self.last.choices[index].id, token=self.last.token))
+
+    def press_id(self, option_id: str) -> list[Reply]:
+        assert self.last is not None
+        return self.send(Choice(option_id=option_id, token=self.last.token))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(to_plain(r.text) for r in self.replies)
+
+    def labels(self) -> list[str]:
+        return [b.label for b in (self.last.choices if self.last else [])]
+
+    def onboard_caregiver(self, age: str = "6-11", region: str = "uk", nickname: str | None = "Sam") -> None:
+        self.press_id("agree")
+        self.press_id("caregiver")
+        self.press_id(region)
+        self.press_id(age)
+        if nickname is None:
+            self.press_id("skip")
+        else:
+            self.type(nickname)
+
+    def onboard_educator(self, group: str = "one", age: str = "6-11", minutes: str = "5", setting: str = "classroom") -> None:
+        self.press_id("agree")
+        self.press_id("educator")
+        self.press_id("us")
+        self.press_id(group)
+        self.press_id(age)
+        self.press_id(minutes)
+        self.press_id(setting)
+        if group == "one":
+            self.press_id("skip")
+
+    def answer_all(self, pick: int | list[int] = 0) -> None:
+        i = 0
+        while self.session.state == "questions":
+            choice = pick if isinstance(pick, int) else pick[i % len(pick)]
+            n_options = len(self.last.choices) - 1  # the last button is "skip"
+            self.press(min(choice, n_options - 1))
+            i += 1
+            assert i < 100

@@ -1,0 +1,53 @@
+"""Runs the real bot (polling mode) against the fake Bot API inside a test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from bot.polling import serve_polling
+from neuroseq_core.settings import Settings
+from neuroseq_core.store.base import Store
+
+from .server import FakeBotAPI
+
+FAST = {"long_poll": 1, "retry_delay": 0.05, "http_timeout": 5.0, "backoff": 0.05, "flush_interval": 0.3}
+
+
+def settings_for(api: FakeBotAPI, **extra: Any) -> Settings:
+    """Settings pointing the bot at the fake server."""
+    return Settings(TELEGRAM_BOT_TOKEN=api.token, telegram_api_url=api.base_url, **extra)
+
+
+@dataclass
+class RunningBot:
+    """A polling bot task and what it runs on."""
+
+    task: asyncio.Task[int]
+    stop: asyncio.Event
+
+    async def shutdown(self, timeout: float = 10.0) -> int:
+        """Ask it to stop and wait for its exit code."""
+        self.stop.set()
+        return await asyncio.wait_for(self.task, timeout)
+
+
+@contextlib.asynccontextmanager
+async def polling_bot(api: FakeBotAPI, store: Store, service: Any, **options: Any) -> AsyncIterator[RunningBot]:
+    """The bot polling the fake server until the block ends (fast timeouts unless overridden)."""
+    merged = {**FAST, **options}
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_polling(settings_for(api), stop, store=store, service=service, **merged))
+    # Started once it has asked for updates (getMe, setMyCommands and deleteWebhook come first).
+    await api.wait_until(lambda: bool(api.calls_to("getUpdates")) or task.done(), timeout=10)
+    if task.done():
+        task.result()
+    running = RunningBot(task, stop)
+    try:
+        yield running
+    finally:
+        if not task.done():
+            await running.shutdown()

@@ -1,0 +1,91 @@
+"""The console, driven end to end through a subprocess pipe, and the command line's contracts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(args: list[str], stdin: str = "", env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("NEUROSEQ_", "TELEGRAM_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "neuroseq_core.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture()
+def db_env(tmp_path):
+    return {"NEUROSEQ_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'console.db'}"}
+
+
+def test_console_whole_conversation_through_a_pipe(db_env):
+    typed = ["1", "1", "United Kingdom", "2", "Pip"] + ["3"] * 40 + ["More ideas"]
+    out = run_cli(["console", "--user", "pipe"], "\n".join(typed) + "\n", db_env)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "Shall we begin?\n  1) Yes, let's begin\n  2) Not now" in text
+    assert "  1) Rarely" in text
+    assert "Start with Regulate" in text
+    assert "Ideas to try" in text and "A few more ideas" in text
+    assert "Traceback" not in out.stderr
+
+
+def test_console_end_of_input_exits_cleanly_and_resumes_after_restart(db_env):
+    first = run_cli(["console", "--user", "resume"], "1\n1\n1\n1\nKit\n2\n3\n", db_env)
+    assert first.returncode == 0, first.stderr
+    assert "2 of" in first.stdout and "3 of" in first.stdout
+    second = run_cli(["console", "--user", "resume"], "", db_env)
+    assert second.returncode == 0, second.stderr
+    assert "Welcome back" in second.stdout and "3 of" in second.stdout
+    assert "Kit" in second.stdout
+
+
+def test_console_survives_hostile_input(db_env):
+    typed = ["", "x" * 10_000, "😀", "مرحبا", "/back", "/frob", "1", "0", "-1", "1)"]
+    out = run_cli(["console", "--user", "hostile"], "\n".join(typed) + "\n", db_env)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    assert "Please tap one of the buttons" in out.stdout
+
+
+def test_console_refuses_invalid_content(tmp_path, db_env):
+    bad = tmp_path / "content"
+    bad.mkdir()
+    (bad / "languages.yaml").write_text("languages: [en]\ndefault_language: en\n")
+    out = run_cli(["console", "--content", str(bad)], "", db_env)
+    assert out.returncode == 1
+    assert "sequence.yaml:1: error: this file is missing" in out.stderr
+
+
+def test_content_check_passes_on_shipped_content():
+    out = run_cli(["content", "check"])
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "content OK" in out.stdout
+
+
+def test_bad_usage_exits_2():
+    out = run_cli(["nonsense"])
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
+def test_bad_configuration_exits_2_with_one_line():
+    out = run_cli(["run"], env={"TELEGRAM_BOT_TOKEN": ""})
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "TELEGRAM_BOT_TOKEN" in out.stderr
+    out = run_cli(["run"], env={"TELEGRAM_BOT_TOKEN": "not-a-token"})
+    assert out.returncode == 2 and "not-a-token" not in out.stderr
+    out = run_cli(["console"], env={"NEUROSEQ_RETENTION_DAYS": "soon"})
+    assert out.returncode == 2 and "NEUROSEQ_RETENTION_DAYS" in out.stderr

@@ -1,0 +1,278 @@
+"""The engine: transitions, bad input, stale buttons, round trips, commands."""
+
+from __future__ import annotations
+
+import pytest
+
+from driver import Driver
+from neuroseq_core.engine import step
+from neuroseq_core.events import Choice, Command, Text, Unsupported
+from neuroseq_core.session import Session
+
+
+def test_welcome_carries_the_honest_disclaimer(content):
+    d = Driver(content)
+    assert "informed by published principles of the Neurosequential Model" in d.text
+    assert "not a diagnosis" in d.text and "not an emergency service" in d.text
+    assert "not affiliated" in d.text
+    assert d.session.state == "consent"
+    assert [b.id for b in d.last.choices] == ["agree", "decline"]
+
+
+def test_caregiver_path_visits_every_onboarding_state(content):
+    d = Driver(content)
+    seen = [d.session.state]
+    for pick in ("agree", "caregiver", "uk", "3-5"):
+        d.press_id(pick)
+        seen.append(d.session.state)
+    assert seen == ["consent", "role", "region", "age_band", "nickname"]
+    d.type("Bee")
+    assert d.session.nickname == "Bee" and d.session.state == "questions"
+    assert d.session.questionnaire == "caregiver"
+    assert "Bee" in d.text
+
+
+def test_educator_class_path_skips_nickname_and_uses_class_questions(content):
+    d = Driver(content)
+    d.onboard_educator(group="class", minutes="2")
+    assert d.session.state == "questions"
+    assert d.session.questionnaire == "educator_class"
+    assert d.session.minutes == 2 and d.session.setting == "classroom" and d.session.nickname is None
+
+
+def test_educator_student_path(content):
+    d = Driver(content)
+    d.onboard_educator(group="one")
+    assert d.session.questionnaire == "educator_student"
+    d.answer_all(0)
+    assert d.session.state == "results"
+
+
+def test_questions_are_bottom_up_and_every_answer_is_kept(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    levels = []
+    asked = []
+    while d.session.state == "questions":
+        q = content.questions[d.session.question_id]
+        levels.append(q.level)
+        asked.append(q.id)
+        d.press(1)
+    order = ["sensory", "self_regulation", "relational", "cognitive"]
+    assert [order.index(lv) for lv in levels] == sorted(order.index(lv) for lv in levels)
+    assert set(d.session.answers) == set(asked)
+    assert all(v is not None for v in d.session.answers.values())
+
+
+def test_decline_then_start_again(content):
+    d = Driver(content)
+    d.press_id("decline")
+    assert d.session.state == "declined"
+    d.type("hello")
+    assert "/start" in d.text
+    d.type("/start")
+    assert d.session.state == "consent"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["99", "0", "", "   ", "x" * 10_000, "😀🙃🎉", "مرحبا كيف حالك", "שלום", "\u202e\u202dabc", "/frobnicate", "1.5"],
+)
+def test_bad_input_mid_question_reprompts_the_same_question_and_loses_nothing(content, bad):
+    d = Driver(content)
+    d.onboard_caregiver()
+    d.press(0)
+    d.press(2)
+    before = dict(d.session.answers)
+    qid = d.session.question_id
+    token = d.session.token
+    d.type(bad)
+    assert d.session.state == "questions"
+    assert d.session.question_id == qid
+    assert d.session.answers == before
+    assert d.session.token == token  # the same question, so its buttons still work
+    assert d.last.token == token and len(d.replies) >= 1
+    assert len(d.replies[-1].text) < 2000
+
+
+def test_unsupported_input_reprompts(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    qid = d.session.question_id
+    d.send(Unsupported(what="sticker"))
+    assert "only read text" in d.text
+    assert d.session.question_id == qid
+
+
+def test_stale_button_is_never_applied(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    old = d.last
+    d.press(0)
+    answers = dict(d.session.answers)
+    d.send(Choice(option_id=old.choices[3].id, token=old.token))
+    assert d.session.answers == answers
+    assert "earlier question" in d.text
+
+
+def test_forged_option_is_refused(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    d.send(Choice(option_id="definitely-not-an-option", token=d.last.token))
+    assert "isn't one of the options" in d.text
+    assert d.session.answers == {}
+
+
+def test_typed_number_and_label_answer_the_question(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    qid = d.session.question_id
+    label = d.last.choices[2].label
+    d.send(Text(text=label.upper()))
+    assert d.session.answers[qid] == d.history[-1].answers[qid]
+    qid2 = d.session.question_id
+    d.send(Text(text="2"))
+    assert d.session.answers[qid2] == content.questions[qid2].options[1].id
+
+
+def test_skip_records_no_answer_and_moves_on(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    qid = d.session.question_id
+    d.press_id("skip")
+    assert d.session.answers[qid] is None and d.session.question_id != qid
+
+
+def test_back_goes_to_the_previous_question(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    first = d.session.question_id
+    d.press(1)
+    d.type("/back")
+    assert d.session.question_id == first
+    assert first not in d.session.answers
+
+
+def test_cancel_keeps_answers_and_start_resumes(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    d.press(1)
+    d.press(2)
+    qid = d.session.question_id
+    answers = dict(d.session.answers)
+    d.type("/cancel")
+    assert d.session.state == "paused"
+    d.type("/start")
+    assert d.session.state == "questions" and d.session.question_id == qid
+    assert d.session.answers == answers
+    assert "Welcome back" in d.text
+
+
+def test_restart_clears_answers_keeps_consent(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    d.press(1)
+    d.type("/restart")
+    assert d.session.answers == {} and d.session.state == "role" and d.session.consent
+
+
+def test_delete_asks_first_then_sets_the_effect(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    d.type("/delete")
+    assert d.session.pending == "delete"
+    assert d.session.effects == []
+    d.press_id("delete.confirm")
+    assert d.session.effects == ["delete_user"]
+
+
+def test_delete_keep_erases_nothing(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    d.press(0)
+    d.type("/delete")
+    d.press_id("delete.keep")
+    assert d.session.effects == [] and d.session.answers
+
+
+def test_results_show_summary_picture_suggestions_and_next(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    d.answer_all(3)
+    kinds = [r.kind for r in d.replies]
+    assert kinds[0] == "result" and d.replies[0].picture is not None
+    assert "Start with Regulate" in d.text
+    assert "Ideas to try" in d.text
+    assert d.session.profile.start_step == "regulate"
+    assert len(d.session.suggested) == 3
+    assert "save_profile" in d.session.effects
+    assert [b.id for b in d.last.choices] == ["more", "restart"]
+
+
+def test_more_ideas_never_repeat(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    d.answer_all(3)
+    first = list(d.session.suggested)
+    d.press_id("more")
+    assert len(d.session.suggested) > len(first)
+    assert len(set(d.session.suggested)) == len(d.session.suggested)
+
+
+def test_all_steady_starts_at_regulate_with_one_relate_idea(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    d.answer_all(0)
+    p = d.session.profile
+    assert p.start_on_track and p.start_step == "regulate"
+    steps = [content.activities[a].levels for a in d.session.suggested]
+    assert len(steps) == 4
+    assert "relational" in steps[-1]
+
+
+def test_session_round_trips_through_json_at_every_state(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    d.answer_all([0, 1, 2, 3])
+    d.press_id("more")
+    d.type("/cancel")
+    e = Driver(content)
+    e.onboard_educator(group="class")
+    e.answer_all(1)
+    states = set()
+    for s in d.history + e.history:
+        again = Session.from_json(s.to_json())
+        assert again == s
+        states.add(s.state)
+    assert {"consent", "role", "region", "age_band", "nickname", "questions", "results", "paused", "group", "minutes", "setting"} <= states
+
+
+def test_old_session_without_version_still_loads(content):
+    raw = '{"user_id": "old", "state": "questions", "answers": {"c_sleep": "often"}}'
+    s = Session.from_json(raw)
+    assert s.schema_version == 1 and s.answers == {"c_sleep": "often"}
+
+
+def test_unknown_command_and_help_reprompt(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    qid = d.session.question_id
+    for cmd in ("help", "privacy", "whatever"):
+        d.send(Command(name=cmd))
+        assert d.session.question_id == qid
+        assert d.replies[-1].choices
+
+
+def test_language_from_telegram_code_and_switch(content):
+    d = Driver(content, language="es-MX")
+    assert d.session.language == "es"
+    assert "Hola" in d.text
+    d.type("/language en")
+    assert d.session.language == "en"
+
+
+def test_engine_does_not_mutate_its_input(content):
+    d = Driver(content)
+    before = d.session.model_copy(deep=True)
+    step(d.session, Choice(option_id="agree", token=d.last.token), content)
+    assert d.session == before
