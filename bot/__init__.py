@@ -1,1 +1,7 @@
-"""neuroseq."""
+"""neuroseq's Telegram adapter (python-telegram-bot v22)."""
+
+import os
+
+# Opt in to python-telegram-bot's coming time type (RetryAfter.retry_after as a timedelta) so the
+# library does not warn on every 429; bot.sender reads either form.
+os.environ.setdefault("PTB_TIMEDELTA", "1")

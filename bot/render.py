@@ -54,6 +54,10 @@ def visible_length(text: str) -> int:
     return len(plain.encode("utf-16-le")) // 2
 
 
+def _has_words(text: str) -> bool:
+    return bool(html.unescape(re.sub(r"<[^>]*>", "", text)).strip())
+
+
 def _atom_length(atom: str) -> int:
     if atom.startswith("<") and atom.endswith(">") and len(atom) > 1:
         return 0
@@ -70,7 +74,7 @@ def split_html(text: str, limit: int = MAX_TEXT) -> list[str]:
     at the start of the next, so every part is valid HTML on its own.
     """
     if visible_length(text) <= limit:
-        return [text]
+        return [text] if _has_words(text) else []
     atoms = _ATOM.findall(text)
     parts: list[str] = []
     open_tags: list[tuple[str, str]] = []  # (name, the opening tag as written)
@@ -112,8 +116,8 @@ def split_html(text: str, limit: int = MAX_TEXT) -> list[str]:
                         del open_tags[i]
                         break
         suffix = "".join(f"</{name}>" for name, _tag in reversed(open_tags))
-        body = _EMPTY_PAIR.sub("", prefix + "".join(chunk).strip("\n") + suffix)
-        if html.unescape(re.sub(r"<[^>]*>", "", body)).strip():
+        body = _EMPTY_PAIR.sub("", prefix + "".join(chunk).strip() + suffix)
+        if _has_words(body):
             parts.append(body)
         start = end
     return parts
@@ -186,7 +190,7 @@ def render_reply(reply: Reply) -> list[Outgoing]:
             out.append(OutgoingPhoto(png=png))
             out.extend(OutgoingMessage(text=part) for part in split_html(caption))
     markup = keyboard(reply.choices, reply.token)
-    parts = [p for p in split_html(reply.text) if p.strip()] if reply.text.strip() else []
+    parts = split_html(reply.text)
     if not parts and markup is not None:
         raise RenderError("a reply with choices needs text to attach them to")
     for i, part in enumerate(parts):

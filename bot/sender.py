@@ -34,11 +34,15 @@ class Undeliverable(Exception):
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
-    """RetryAfter's wait in seconds (an int or a timedelta, depending on PTB settings)."""
-    value: object = exc.retry_after
+    """RetryAfter's wait in seconds (read without PTB's int-vs-timedelta deprecation warning)."""
+    value: object = getattr(exc, "_retry_after", None)
+    if value is None:
+        value = exc.retry_after
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
-    return float(value)  # type: ignore[arg-type]
+    if isinstance(value, int | float):
+        return float(value)
+    return 1.0
 
 
 class KeyedLocks:

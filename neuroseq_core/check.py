@@ -10,7 +10,7 @@ from jinja2 import TemplateError
 from markupsafe import Markup
 
 from neuroseq_core.message_spec import BASE_SAMPLE, BUTTON_LABELS, MESSAGES, SAFETY_MESSAGES
-from neuroseq_core.models import LEVEL_ORDER, STEP_ORDER, Activity, Condition
+from neuroseq_core.models import LEVEL_ORDER, STEP_ORDER, Activity, Condition, StepId
 from neuroseq_core.recommend import lowest_step
 from neuroseq_core.render import check_tags, render
 from neuroseq_core.yamlio import ContentError
@@ -82,15 +82,21 @@ def _sequence(c: Content) -> Iterator[ContentError]:
     f = "sequence.yaml"
     steps = [s.id for s in c.sequence.steps]
     if steps != list(STEP_ORDER):
-        yield ContentError(f, 1, f"steps must be exactly {', '.join(STEP_ORDER)} in that order (found {', '.join(steps)})")
+        yield ContentError(
+            f, 1, f"steps must be exactly {', '.join(STEP_ORDER)} in that order (found {', '.join(steps)})"
+        )
     levels = [lv.id for lv in c.sequence.levels]
     if levels != list(LEVEL_ORDER):
-        yield ContentError(f, 1, f"levels must be {', '.join(LEVEL_ORDER)}, bottom-up (found {', '.join(levels)})")
+        yield ContentError(
+            f, 1, f"levels must be {', '.join(LEVEL_ORDER)}, bottom-up (found {', '.join(levels)})"
+        )
     last = 0
     for lv in c.sequence.levels:
         idx = STEP_ORDER.index(lv.step)
         if idx < last:
-            yield ContentError(f, 1, f"level '{lv.id}' is on a lower step than the level before it; keep the order bottom-up")
+            yield ContentError(
+                f, 1, f"level '{lv.id}' is on a lower step than the level before it; keep the order bottom-up"
+            )
         last = idx
 
 
@@ -106,14 +112,18 @@ def _age_bands(c: Content) -> Iterator[ContentError]:
             if t is None:
                 yield ContentError(f, line, f"age band '{band.id}' has no thresholds for level '{level}'")
             elif t.more_support <= t.some_support:
-                yield ContentError(f, line, f"age band '{band.id}', level '{level}': more_support must be above some_support")
+                yield ContentError(
+                    f, line, f"age band '{band.id}', level '{level}': more_support must be above some_support"
+                )
 
 
 def _questionnaires(c: Content) -> Iterator[ContentError]:
     for qid, (role, group) in REQUIRED_QUESTIONNAIRES.items():
         qn = c.questionnaires.get(qid)
         if qn is None:
-            yield ContentError("questionnaires/", 1, f"the questionnaire '{qid}' is missing (add questionnaires/{qid}.yaml)")
+            yield ContentError(
+                "questionnaires/", 1, f"the questionnaire '{qid}' is missing (add questionnaires/{qid}.yaml)"
+            )
             continue
         f, line = _src(c, f"questionnaire:{qid}")
         if (qn.role, qn.group) != (role, group):
@@ -126,7 +136,11 @@ def _questionnaires(c: Content) -> Iterator[ContentError]:
                 yield ContentError(f, line, f"question id '{q.id}': use 1-24 lower-case letters, digits or _")
             idx = LEVEL_ORDER.index(q.level)
             if idx < last:
-                yield ContentError(f, line, f"question '{q.id}' ({q.level}) comes after a higher level; keep questions bottom-up")
+                yield ContentError(
+                    f,
+                    line,
+                    f"question '{q.id}' ({q.level}) comes after a higher level; keep questions bottom-up",
+                )
             last = max(last, idx)
             for band in q.age_bands or []:
                 if band not in c.age_bands:
@@ -136,30 +150,48 @@ def _questionnaires(c: Content) -> Iterator[ContentError]:
             for o in q.options:
                 of, oline = _src(c, f"option:{q.id}:{o.id}", f)
                 if not OPTION_ID_RE.match(o.id) or o.id == "skip":
-                    yield ContentError(of, oline, f"option id '{o.id}': use 1-16 lower-case letters, digits or _ (not 'skip')")
+                    yield ContentError(
+                        of,
+                        oline,
+                        f"option id '{o.id}': use 1-16 lower-case letters, digits or _ (not 'skip')",
+                    )
                 if o.id in ids:
                     yield ContentError(of, oline, f"option id '{o.id}' is used twice in question '{q.id}'")
                 ids.add(o.id)
                 if o.concern < prev:
                     yield ContentError(
-                        of, oline, f"question '{q.id}': options must run from least to most concern; '{o.id}' goes down"
+                        of,
+                        oline,
+                        f"question '{q.id}': options must run from least to most concern; '{o.id}' goes down",
                     )
                 prev = o.concern
                 for lang, label in o.label.items():
                     if len(label) > BUTTON_MAX:
-                        yield ContentError(of, oline, f"option '{o.id}' ({lang}): a button label of at most {BUTTON_MAX} characters")
+                        yield ContentError(
+                            of,
+                            oline,
+                            f"option '{o.id}' ({lang}): a button label of at most {BUTTON_MAX} characters",
+                        )
             for lang, text in q.text.items():
                 try:
                     render(text, {"child": Markup("Sam")})
                 except TemplateError as exc:
-                    yield ContentError(f, line, f"question '{q.id}' ({lang}): the text does not render: {exc}")
+                    yield ContentError(
+                        f, line, f"question '{q.id}' ({lang}): the text does not render: {exc}"
+                    )
         for band in c.age_bands:
             for level in LEVEL_ORDER:
-                n = sum(1 for q in qn.questions if q.level == level and (q.age_bands is None or band in q.age_bands))
+                n = sum(
+                    1
+                    for q in qn.questions
+                    if q.level == level and (q.age_bands is None or band in q.age_bands)
+                )
                 if n < MIN_QUESTIONS_PER_LEVEL:
                     f, line = _src(c, f"questionnaire:{qn.id}")
                     yield ContentError(
-                        f, line, f"questionnaire '{qn.id}' has {n} question(s) for {level} at age {band}; at least {MIN_QUESTIONS_PER_LEVEL} are needed"
+                        f,
+                        line,
+                        f"questionnaire '{qn.id}' has {n} question(s) for {level} at age {band}; at least {MIN_QUESTIONS_PER_LEVEL} are needed",
                     )
 
 
@@ -170,12 +202,16 @@ def _activities(c: Content) -> Iterator[ContentError]:
             yield ContentError(f, line, f"activity id '{a.id}': use lower-case letters, digits and dashes")
         for band in a.age_bands:
             if band not in c.age_bands:
-                yield ContentError(f, line, f"activity '{a.id}': unknown age band '{band}' (known: {', '.join(c.age_bands)})")
+                yield ContentError(
+                    f, line, f"activity '{a.id}': unknown age band '{band}' (known: {', '.join(c.age_bands)})"
+                )
         if len(set(a.levels)) != len(a.levels):
             yield ContentError(f, line, f"activity '{a.id}': a level is listed twice")
         if not a.source.strip():
-            yield ContentError(f, line, f"activity '{a.id}': name the published source it draws on", warning=True)
-    steps = {lv.id: lv.step for lv in c.sequence.levels}
+            yield ContentError(
+                f, line, f"activity '{a.id}': name the published source it draws on", warning=True
+            )
+    steps: dict[str, StepId] = {lv.id: lv.step for lv in c.sequence.levels}
 
     def serves(a: Activity, level: str) -> bool:
         # The recommender offers an activity under the lowest step it serves; count it only there.
@@ -185,12 +221,19 @@ def _activities(c: Content) -> Iterator[ContentError]:
         if lowest_step(a, steps) < STEP_ORDER.index(steps[a.levels[0]]):
             f, line = _src(c, f"activity:{a.id}")
             yield ContentError(
-                f, line, f"activity '{a.id}' lists a level below its first one; it will be offered only on the lower step", warning=True
+                f,
+                line,
+                f"activity '{a.id}' lists a level below its first one; it will be offered only on the lower step",
+                warning=True,
             )
     for level in LEVEL_ORDER:
         for setting in ("home", "classroom"):
             for band in c.age_bands:
-                n = sum(1 for a in c.activities.values() if serves(a, level) and setting in a.settings and band in a.age_bands)
+                n = sum(
+                    1
+                    for a in c.activities.values()
+                    if serves(a, level) and setting in a.settings and band in a.age_bands
+                )
                 if n < MIN_ACTIVITIES_PER_CELL:
                     yield ContentError(
                         "activities/",
@@ -203,11 +246,16 @@ def _activities(c: Content) -> Iterator[ContentError]:
                         n = sum(
                             1
                             for a in c.activities.values()
-                            if serves(a, level) and "classroom" in a.settings and group in a.groups and band in a.age_bands
+                            if serves(a, level)
+                            and "classroom" in a.settings
+                            and group in a.groups
+                            and band in a.age_bands
                         )
                         if n < 2:
                             yield ContentError(
-                                "activities/", 1, f"only {n} classroom activities for {level} / group {group} / age {band}; at least 2 are needed"
+                                "activities/",
+                                1,
+                                f"only {n} classroom activities for {level} / group {group} / age {band}; at least 2 are needed",
                             )
 
 
@@ -226,20 +274,28 @@ def _referrals(c: Content) -> Iterator[ContentError]:
         ids.add(rule.id)
         for lang in c.languages.languages:
             if not c.has_message(rule.message, lang):
-                yield ContentError(f, line, f"rule '{rule.id}': message '{rule.message}' is missing in messages/{lang}/")
+                yield ContentError(
+                    f, line, f"rule '{rule.id}': message '{rule.message}' is missing in messages/{lang}/"
+                )
         for cond in _conditions(rule.when):
             kinds = [k for k in ("level", "answer", "any", "all") if getattr(cond, k) is not None]
             if len(kinds) != 1:
-                yield ContentError(f, line, f"rule '{rule.id}': each condition needs exactly one of level, answer, any, all")
+                yield ContentError(
+                    f, line, f"rule '{rule.id}': each condition needs exactly one of level, answer, any, all"
+                )
             if cond.answer is not None:
                 q = c.questions.get(cond.answer.question)
                 if q is None:
-                    yield ContentError(f, line, f"rule '{rule.id}': unknown question '{cond.answer.question}'")
+                    yield ContentError(
+                        f, line, f"rule '{rule.id}': unknown question '{cond.answer.question}'"
+                    )
                 else:
                     known = {o.id for o in q.options}
                     for opt in cond.answer.options:
                         if opt not in known:
-                            yield ContentError(f, line, f"rule '{rule.id}': question '{q.id}' has no option '{opt}'")
+                            yield ContentError(
+                                f, line, f"rule '{rule.id}': question '{q.id}' has no option '{opt}'"
+                            )
             for band in cond.age_bands or []:
                 if band not in c.age_bands:
                     yield ContentError(f, line, f"rule '{rule.id}': unknown age band '{band}'")
@@ -277,7 +333,11 @@ def _messages(c: Content) -> Iterator[ContentError]:
         table = c.messages.get(lang, {})
         for mid in list(MESSAGES) + sorted(needed_safety):
             if mid not in table:
-                yield ContentError(f"messages/{lang}/", 1, f"message '{mid}' is missing in {lang}; add it to a file in messages/{lang}/")
+                yield ContentError(
+                    f"messages/{lang}/",
+                    1,
+                    f"message '{mid}' is missing in {lang}; add it to a file in messages/{lang}/",
+                )
         for mid in table:
             if mid in MESSAGES:
                 ctx = {**BASE_SAMPLE, **MESSAGES[mid]}
@@ -288,7 +348,9 @@ def _messages(c: Content) -> Iterator[ContentError]:
                 if mid not in referral_ids:
                     src = c.message_sources.get((lang, mid))
                     if src:
-                        yield ContentError(src.file, src.line, f"message '{mid}' is not used anywhere", warning=True)
+                        yield ContentError(
+                            src.file, src.line, f"message '{mid}' is not used anywhere", warning=True
+                        )
             yield from _render_check(c, lang, mid, ctx)
 
 
@@ -302,9 +364,13 @@ def _dialogs(c: Content) -> Iterator[ContentError]:
                 yield ContentError(f"dialogs/{flow.name}.py", 1, f"state '{state}' can never be reached")
         for state, ask in flow.asks.items():
             if state not in flow.states:
-                yield ContentError(f"dialogs/{flow.name}.py", 1, f"an ask is defined for unknown state '{state}'")
+                yield ContentError(
+                    f"dialogs/{flow.name}.py", 1, f"an ask is defined for unknown state '{state}'"
+                )
             if ask.message not in MESSAGES:
-                yield ContentError(f"dialogs/{flow.name}.py", 1, f"state '{state}' asks with unknown message '{ask.message}'")
+                yield ContentError(
+                    f"dialogs/{flow.name}.py", 1, f"state '{state}' asks with unknown message '{ask.message}'"
+                )
 
 
 def _all_texts(c: Content) -> Iterator[tuple[str, int, str]]:
@@ -329,7 +395,9 @@ def _claims(c: Content) -> Iterator[ContentError]:
     for f, line, text in _all_texts(c):
         for claim in forbidden_claims(text):
             yield ContentError(
-                f, line, f"'{claim}': we never make clinical or affiliation claims; say 'informed by published principles of the Neurosequential Model'"
+                f,
+                line,
+                f"'{claim}': we never make clinical or affiliation claims; say 'informed by published principles of the Neurosequential Model'",
             )
 
 
@@ -361,7 +429,7 @@ def _translations(c: Content) -> Iterator[ContentError]:
                 yield ContentError(of, oline, f"option '{o.id}' of '{q.id}' has no {lang} label")
     for a in c.activities.values():
         f, line = _src(c, f"activity:{a.id}")
-        for lang in missing(a.text):  # type: ignore[arg-type]
+        for lang in missing(a.text):
             yield ContentError(f, line, f"activity '{a.id}' has no {lang} text")
     for r in c.regions.values():
         for lang in missing(r.name):

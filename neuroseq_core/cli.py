@@ -24,12 +24,19 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line, with one subcommand per job."""
-    p = _Parser(prog="neuroseq", description="neuroseq: Regulate, Relate, Reason — a caregiver and educator chatbot.")
+    p = _Parser(
+        prog="neuroseq", description="neuroseq: Regulate, Relate, Reason — a caregiver and educator chatbot."
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     c = sub.add_parser("console", help="talk to the bot in this terminal (no token needed)")
     c.add_argument("--user", default="me", help="who is talking (keeps separate conversations apart)")
-    c.add_argument("--content", type=Path, default=None, help="content folder (default: NEUROSEQ_CONTENT_DIR or the shipped one)")
+    c.add_argument(
+        "--content",
+        type=Path,
+        default=None,
+        help="content folder (default: NEUROSEQ_CONTENT_DIR or the shipped one)",
+    )
 
     sub.add_parser("run", help="run the Telegram bot by long polling")
     sub.add_parser("webhook", help="run the Telegram bot behind a webhook")
@@ -167,7 +174,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "preview":
             from neuroseq_core.preview import write_preview
 
-            return write_preview(_content_dir(settings, args.dir), args.out)
+            return int(write_preview(_content_dir(settings, args.dir), args.out))
         if args.action == "test":
             from neuroseq_core.scripts import run_scripts_cli
 

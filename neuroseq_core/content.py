@@ -9,6 +9,7 @@ from importlib import resources as importlib_resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from markupsafe import Markup
 from pydantic import BaseModel, ValidationError
 
 from neuroseq_core.events import Reply
@@ -92,7 +93,7 @@ class Content:
             return lang[message_id]
         return self.messages[self.default_language][message_id]
 
-    def text(self, message_id: str, language: str, **context: Any) -> str:
+    def text(self, message_id: str, language: str, **context: Any) -> Markup:
         """Render a message in a language."""
         return render(self.template(message_id, language), context)
 
@@ -101,7 +102,7 @@ class Content:
         lang = self.language(language)
         return Reply(text=self.text(message_id, lang), kind="notice")
 
-    def text_of(self, value: dict[str, str], language: str, **context: Any) -> str:
+    def text_of(self, value: dict[str, str], language: str, **context: Any) -> Markup:
         """Render a localised template held in content data (e.g. a question's text)."""
         return render(self.local(value, language), context)
 
@@ -128,7 +129,9 @@ class ContentHolder:
             self._content = content
 
 
-def _validate(model: type[M], data: Any, file: str, errors: list[ContentError], prefix: tuple[Any, ...] = ()) -> M | None:
+def _validate(
+    model: type[M], data: Any, file: str, errors: list[ContentError], prefix: tuple[Any, ...] = ()
+) -> M | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -214,14 +217,18 @@ def load_content(root: Path | None = None) -> tuple[Content | None, list[Content
         if qn is None:
             continue
         if qn.id in questionnaires:
-            errors.append(ContentError(rel, getattr(data, "line", 1), f"questionnaire id '{qn.id}' is used twice"))
+            errors.append(
+                ContentError(rel, getattr(data, "line", 1), f"questionnaire id '{qn.id}' is used twice")
+            )
         questionnaires[qn.id] = qn
         sources[f"questionnaire:{qn.id}"] = (rel, getattr(data, "line", 1))
         qlist = data["questions"]
         for i, q in enumerate(qn.questions):
             qline = qlist.item_lines[i] if isinstance(qlist, LineList) else 1
             if q.id in questions:
-                errors.append(ContentError(rel, qline, f"question id '{q.id}' is used twice; ids must be unique"))
+                errors.append(
+                    ContentError(rel, qline, f"question id '{q.id}' is used twice; ids must be unique")
+                )
             questions[q.id] = q
             sources[f"question:{q.id}"] = (rel, qline)
             item = qlist[i]
@@ -286,7 +293,9 @@ def load_content(root: Path | None = None) -> tuple[Content | None, list[Content
                     if key in table:
                         first = message_sources[(lang, key)]
                         errors.append(
-                            ContentError(rel, kline, f"message '{key}' is also defined at {first.file}:{first.line}")
+                            ContentError(
+                                rel, kline, f"message '{key}' is also defined at {first.file}:{first.line}"
+                            )
                         )
                     table[key] = value
                     message_sources[(lang, key)] = MessageSource(rel, kline)

@@ -13,7 +13,18 @@ from transitions import EventData, MachineError
 from dialogs import MAIN
 from dialogs.flow import Ask, Flow
 from neuroseq_core.content import Content
-from neuroseq_core.events import Button, Choice, Command, Event, Picture, Reply, Start, Text, Unsupported
+from neuroseq_core.events import (
+    Button,
+    Choice,
+    Command,
+    Event,
+    Picture,
+    Reply,
+    ReplyKind,
+    Start,
+    Text,
+    Unsupported,
+)
 from neuroseq_core.models import LEVEL_ORDER, STEP_ORDER, Question, StepId
 from neuroseq_core.recommend import Filters, Pick, recommend
 from neuroseq_core.referral import referrals
@@ -24,14 +35,29 @@ from neuroseq_core.session import Session
 NICKNAME_MAX = 24
 MAX_REFERRAL_PROMPTS = 2
 MINUTES_CHOICES = ("2", "5", "15")
-QUESTIONNAIRE_FOR = {("caregiver", "one"): "caregiver", ("educator", "one"): "educator_student", ("educator", "class"): "educator_class"}
+QUESTIONNAIRE_FOR = {
+    ("caregiver", "one"): "caregiver",
+    ("educator", "one"): "educator_student",
+    ("educator", "class"): "educator_class",
+}
 # States where the user is in the middle of something that /start should resume, not restart.
 RESUMABLE = {"role", "region", "group", "age_band", "minutes", "setting", "nickname", "questions", "results"}
 SAFETY_CONTINUE = "safety.continue"
 SAFETY_STOP = "safety.stop"
 DELETE_CONFIRM = "delete.confirm"
 DELETE_KEEP = "delete.keep"
-COMMANDS = ("start", "restart", "cancel", "help", "back", "privacy", "delete", "helplines", "language", "stop")
+COMMANDS = (
+    "start",
+    "restart",
+    "cancel",
+    "help",
+    "back",
+    "privacy",
+    "delete",
+    "helplines",
+    "language",
+    "stop",
+)
 
 
 def new_session(user_id: str, content: Content) -> Session:
@@ -82,8 +108,12 @@ class Conversation:
         """How we speak of the child: their nickname (escaped) or a warm default."""
         if self.s.nickname:
             return safe(self.s.nickname)
-        key = "child.class" if self.s.group == "class" else ("child.student" if self.s.role == "educator" else "child.default")
-        return Markup(self.c.text(key, self.lang))
+        key = (
+            "child.class"
+            if self.s.group == "class"
+            else ("child.student" if self.s.role == "educator" else "child.default")
+        )
+        return self.c.text(key, self.lang)
 
     def base_context(self) -> dict[str, Any]:
         """Variables every message may use."""
@@ -99,9 +129,9 @@ class Conversation:
         """Render a message in the user's language with the base context."""
         return self.c.text(message_id, self.lang, **{**self.base_context(), **context})
 
-    def say(self, message_id: str, kind: str = "notice", **context: Any) -> None:
+    def say(self, message_id: str, kind: ReplyKind = "notice", **context: Any) -> None:
         """Queue a plain message."""
-        self.replies.append(Reply(text=self.t(message_id, **context), kind=kind))  # type: ignore[arg-type]
+        self.replies.append(Reply(text=self.t(message_id, **context), kind=kind))
 
     # ---- guards and callbacks named in dialogs/ (pure, synchronous) ---------------------------
 
@@ -205,7 +235,10 @@ class Conversation:
         lang, c = self.lang, self.c
         source = ask.choices
         if source == "consent":
-            return [Button(id="agree", label=self.t("consent.agree")), Button(id="decline", label=self.t("consent.decline"))]
+            return [
+                Button(id="agree", label=self.t("consent.agree")),
+                Button(id="decline", label=self.t("consent.decline")),
+            ]
         if source == "roles":
             return [Button(id=r, label=self.t(f"role.{r}")) for r in ("caregiver", "educator")]
         if source == "regions":
@@ -271,7 +304,7 @@ class Conversation:
             ids = [x.id for x in qs]
             number = ids.index(q.id) + 1 if q.id in ids else len(self.s.answers) + 1
             level = self._level(q.level)
-            text = Markup(self.c.text_of(q.text, self.lang, child=self.child()))
+            text = self.c.text_of(q.text, self.lang, child=self.child())
             return self.t(
                 ask.message,
                 number=number,
@@ -323,7 +356,8 @@ class Conversation:
         elif isinstance(ev, Text):
             self.on_text(ev.text)
         elif isinstance(ev, Unsupported):
-            self.prompt("input.unsupported")
+            # An edited message is never re-applied to an earlier question: we say so and re-ask.
+            self.prompt("input.edited" if ev.what in ("edited", "edited_message") else "input.unsupported")
         self.s.state = self.state
 
     def on_start(self, ev: Start) -> None:
@@ -363,7 +397,10 @@ class Conversation:
             self.replies.append(
                 Reply(
                     text=self.t("delete.question"),
-                    choices=[Button(id=DELETE_KEEP, label=self.t(DELETE_KEEP)), Button(id=DELETE_CONFIRM, label=self.t(DELETE_CONFIRM))],
+                    choices=[
+                        Button(id=DELETE_KEEP, label=self.t(DELETE_KEEP)),
+                        Button(id=DELETE_CONFIRM, label=self.t(DELETE_CONFIRM)),
+                    ],
                     token=self.s.token or None,
                     kind="question",
                 )
@@ -378,7 +415,12 @@ class Conversation:
 
     def restart(self) -> None:
         """Start the questions again (keeps consent, language and region)."""
-        keep = {"user_id": self.s.user_id, "language": self.s.language, "seq": self.s.seq, "region": self.s.region}
+        keep = {
+            "user_id": self.s.user_id,
+            "language": self.s.language,
+            "seq": self.s.seq,
+            "region": self.s.region,
+        }
         self.s = Session(**keep, consent=self.s.consent)
         self.state = "new"
         if self.s.consent:
@@ -579,7 +621,12 @@ class Conversation:
             return
         profile = score(self.questions(), self.s.answers, band, self._steps())
         fired = referrals(
-            self.c.referrals, profile, self.s.answers, band.id, self.s.role or "caregiver", self.s.group or "one"
+            self.c.referrals,
+            profile,
+            self.s.answers,
+            band.id,
+            self.s.role or "caregiver",
+            self.s.group or "one",
         )
         profile = profile.model_copy(update={"referrals": [r.id for r in fired]})
         self.s.profile = profile
@@ -638,7 +685,9 @@ class Conversation:
     def _suggest(self, first: bool) -> bool:
         p = self.s.profile
         assert p is not None
-        picks = recommend(p, self.c.activities.values(), self._steps(), self._filters(), exclude=self.s.suggested)
+        picks = recommend(
+            p, self.c.activities.values(), self._steps(), self._filters(), exclude=self.s.suggested
+        )
         if not picks:
             return False
         self.s.suggested.extend(pk.activity.id for pk in picks)
@@ -672,7 +721,7 @@ class Conversation:
             "materials": text.materials,
             "minutes": a.minutes,
             "rs": rs,
-            "fit": Markup(fit),
+            "fit": fit,
             "step_name": self._step_name(level.step),
         }
 

@@ -76,6 +76,9 @@ class Picture(BaseModel):
     title: str = ""
 
 
+ReplyKind = Literal["question", "notice", "safety", "result"]
+
+
 class Reply(BaseModel):
     """One message to the user: Telegram-HTML text, optional buttons, optional picture."""
 
@@ -86,4 +89,4 @@ class Reply(BaseModel):
     token: str | None = None  # the question these choices belong to (for stale presses)
     picture: Picture | None = None
     # "question" replies carry buttons; "safety" replies answer danger; "notice" anything else.
-    kind: Literal["question", "notice", "safety", "result"] = "notice"
+    kind: ReplyKind = "notice"

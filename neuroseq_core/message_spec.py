@@ -30,12 +30,19 @@ _STEPS = [
         "name": "Regulate",
         "summary": "Calm body",
         "is_start": True,
-        "levels": [{"name": "Body and senses", "band": "some_support", "band_word": "could use some support"}],
+        "levels": [
+            {"name": "Body and senses", "band": "some_support", "band_word": "could use some support"}
+        ],
     },
     {"id": "relate", "name": "Relate", "summary": "Connection", "is_start": False, "levels": []},
     {"id": "reason", "name": "Reason", "summary": "Thinking", "is_start": False, "levels": []},
 ]
-_RESULTS = {"steps": _STEPS, "start_step": "Regulate", "start_level": "Body and senses", "start_on_track": False}
+_RESULTS = {
+    "steps": _STEPS,
+    "start_step": "Regulate",
+    "start_level": "Body and senses",
+    "start_on_track": False,
+}
 
 # message id -> extra sample variables (beyond BASE_SAMPLE). Every id here must exist in every language.
 MESSAGES: dict[str, dict[str, Any]] = {
@@ -68,7 +75,13 @@ MESSAGES: dict[str, dict[str, Any]] = {
     "nickname.question": {},
     "nickname.skip": {},
     "nickname.too_long": {},
-    "question.prompt": {"number": 3, "total": 16, "text": Markup("How often?"), "level_name": "Body", "step_name": "Regulate"},
+    "question.prompt": {
+        "number": 3,
+        "total": 16,
+        "text": Markup("How often?"),
+        "level_name": "Body",
+        "step_name": "Regulate",
+    },
     "question.skip": {},
     "question.missing": {},
     "band.on_track": {},

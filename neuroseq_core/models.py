@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 LevelId = Literal["sensory", "self_regulation", "relational", "cognitive"]
 StepId = Literal["regulate", "relate", "reason"]
@@ -120,7 +120,7 @@ class Activity(Strict):
     levels: list[LevelId] = Field(min_length=1)
     age_bands: list[str] = Field(min_length=1)
     settings: list[Setting] = Field(min_length=1)
-    groups: list[Group] = Field(default_factory=lambda: ["one"])
+    groups: list[Group] = Field(default_factory=lambda: list[Group](["one"]))
     minutes: int = Field(ge=1, le=60)
     six_rs: list[SixR] = Field(min_length=1)
     source: str = ""  # the published material it draws on, by name
@@ -150,6 +150,13 @@ class Condition(Strict):
     all: list[Condition] | None = None
     age_bands: list[str] | None = None  # optionally restrict to these age bands
 
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Condition:
+        kinds = [k for k in ("level", "answer", "any", "all") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a condition needs exactly one of: level, answer, any, all")
+        return self
+
 
 class ReferralRule(Strict):
     """When the answers call for it, a gentle prompt to talk to a professional."""
@@ -157,8 +164,10 @@ class ReferralRule(Strict):
     id: str
     when: Condition
     message: str  # a message id in the messages files
-    roles: list[Role] = Field(default_factory=lambda: ["caregiver", "educator"])
-    groups: list[Group] = Field(default_factory=lambda: ["one", "class"])  # one child, or a whole class
+    roles: list[Role] = Field(default_factory=lambda: list[Role](["caregiver", "educator"]))
+    groups: list[Group] = Field(
+        default_factory=lambda: list[Group](["one", "class"])
+    )  # one child, or a whole class
 
 
 class Helpline(Strict):

@@ -44,18 +44,22 @@ def _eligible(activity: Activity, f: Filters) -> bool:
 def _ranked(
     catalogue: Iterable[Activity], level: LevelId, steps: Mapping[str, StepId], f: Filters
 ) -> list[Activity]:
-    """Activities for one level, best first: time fits, primary level, setting exact, shorter, id."""
+    """Activities for one level, best first: time fits, primary level, exact setting, age-specific, shorter."""
     step_index = STEP_ORDER.index(steps[level])
     found = [
-        a
-        for a in catalogue
-        if level in a.levels and _eligible(a, f) and lowest_step(a, steps) == step_index
+        a for a in catalogue if level in a.levels and _eligible(a, f) and lowest_step(a, steps) == step_index
     ]
 
     def key(a: Activity) -> tuple[int, int, int, int, str]:
         fits = f.minutes is None or a.minutes <= f.minutes
         exact_setting = f.setting in a.settings
-        return (0 if fits else 1, 0 if a.levels[0] == level else 1, 0 if exact_setting else 1, a.minutes, a.id)
+        return (
+            0 if fits else 1,
+            0 if a.levels[0] == level else 1,
+            0 if exact_setting else 1,
+            a.minutes,
+            a.id,
+        )
 
     return sorted(found, key=key)
 

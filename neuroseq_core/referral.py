@@ -33,5 +33,7 @@ def referrals(
 ) -> list[ReferralRule]:
     """The rules that fire, in content order."""
     return [
-        r for r in rules if role in r.roles and group in r.groups and holds(r.when, profile, answers, age_band)
+        r
+        for r in rules
+        if role in r.roles and group in r.groups and holds(r.when, profile, answers, age_band)
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -56,7 +56,13 @@ SAMPLE_CONTEXT: dict[str, object] = {
     ],
     "all_lines": [
         {"name": "988 Suicide & Crisis Lifeline", "phone": "988", "text": "988", "web": "", "hours": "24/7"},
-        {"name": "findahelpline.com", "phone": "", "text": "", "web": "https://findahelpline.com", "hours": ""},
+        {
+            "name": "findahelpline.com",
+            "phone": "",
+            "text": "",
+            "web": "https://findahelpline.com",
+            "hours": "",
+        },
     ],
 }
 
@@ -128,6 +134,7 @@ class Lexicon(_Strict):
 
     language: str
     max_gap: int = Field(default=3, ge=1, le=8)  # what a bare `*` between words may skip
+    lists: dict[str, list[str]] = Field(default_factory=dict)  # `{name}` in a pattern: one of these
     negations: list[str] = Field(default_factory=list)  # directly before a match, these cancel it
     categories: dict[CategoryId, CategoryLexicon]
 
@@ -163,16 +170,33 @@ def _word_regex(raw: str) -> tuple[str, Firsts]:
     if not word:
         raise PatternError(f"{raw!r} has no letters or digits to match")
     if "*" in raw[:-1]:
-        raise PatternError(f"{raw!r}: a * goes at the end of a word (suicid*) or stands alone (want to * die)")
+        raise PatternError(
+            f"{raw!r}: a * goes at the end of a word (suicid*) or stands alone (want to * die)"
+        )
     parts = word.split(" ")
     body = r"\ ".join(re.escape(part) for part in parts)
     first = (parts[0], prefix and len(parts) == 1)
     return body + (r"[^ ]* " if prefix else " "), frozenset([first])
 
 
-def compile_pattern(pattern: str, max_gap: int) -> tuple[str, Firsts]:
+_LIST_REF = re.compile(r"\{([^{}]*)\}")
+
+
+def compile_pattern(
+    pattern: str, max_gap: int, lists: dict[str, list[str]] | None = None
+) -> tuple[str, Firsts]:
     """Turn one lexicon pattern into a regex over normalised text, and the words it can start with."""
-    tokens = list(_tokens(pattern))
+
+    def expand(m: re.Match[str]) -> str:
+        items = (lists or {}).get(m.group(1))
+        if not items:
+            known = ", ".join(sorted(lists or {})) or "none"
+            raise PatternError(f"{{{m.group(1)}}} is not a list in this file (lists: {known})")
+        if any("{" in item or "}" in item for item in items):
+            raise PatternError(f"list {m.group(1)!r} refers to another list; write its words out")
+        return "(" + "|".join(items) + ")"
+
+    tokens = list(_tokens(_LIST_REF.sub(expand, pattern)))
     body, firsts, pos = _sequence(tokens, 0, max_gap)
     if pos < len(tokens):
         kind = tokens[pos][0]
@@ -232,20 +256,35 @@ def _sequence(tokens: list[tuple[str, str]], pos: int, max_gap: int) -> tuple[st
     if last_gap:
         raise PatternError("a * gap must stand between words, not at the end")
     if required == 0:
-        raise PatternError("an empty pattern or alternative: every ( | ) choice needs a word that is not optional")
+        raise PatternError(
+            "an empty pattern or alternative: every ( | ) choice needs a word that is not optional"
+        )
     return "".join(parts), frozenset(firsts), pos
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    """One category in one language: its triggers, the words they start with, what cancels them."""
+@dataclass
+class _Collected:
+    """Pattern regexes gathered from every lexicon file, before compiling."""
 
-    category: str
-    language: str
+    triggers: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in CATEGORIES})
+    firsts: dict[str, set[tuple[str, bool]]] = field(default_factory=lambda: {c: set() for c in CATEGORIES})
+    unless: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in CATEGORIES})
+    negations: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Category:
+    """One category, all languages together: triggers, the words they start with, exceptions."""
+
+    name: str
     triggers: re.Pattern[str]
-    firsts: Firsts
     unless: re.Pattern[str] | None
-    negation: re.Pattern[str] | None
+
+
+def _union(bodies: list[str]) -> re.Pattern[str] | None:
+    # Each body ends in the space after its last word and the text is padded with spaces, so a
+    # match starts and ends at word boundaries.
+    return re.compile("(?<= )(?:" + "|".join(bodies) + ")") if bodies else None
 
 
 class SafetyScreen:
@@ -253,17 +292,25 @@ class SafetyScreen:
 
     categories: tuple[str, ...] = CATEGORIES
 
-    def __init__(self, compiled: list[_Compiled]) -> None:
-        """Build from compiled lexicons, one entry per category and language."""
-        self._items = sorted(compiled, key=lambda c: CATEGORIES.index(c.category))  # type: ignore[arg-type]
-        self.languages: tuple[str, ...] = tuple(sorted({c.language for c in compiled}))
-        # Index of the words a match can start with, so a regex only runs where one could match:
-        # trying ~150 alternations at every word of a 4,096-character message costs ~5 ms, the
-        # index brings that well under 1 ms.
+    def __init__(self, collected: _Collected) -> None:
+        """Compile what the lexicon files gave."""
+        # Every language's patterns, negations and exceptions apply to every message: a Spanish
+        # speaker may write English, and "no es suicida" must be cancelled even when the English
+        # `suicid*` is what matched it.
+        self._categories: list[_Category] = []
+        self._negation = _union(collected.negations)
+        # An index of the words a match can start with, so a regex runs only where it could
+        # match: trying every alternation at every word of a 4,096-character message costs ~5 ms,
+        # with the index well under 1 ms.
         self._exact: dict[str, list[int]] = {}
         self._prefix: dict[str, list[int]] = {}
-        for key, item in enumerate(self._items):
-            for word, is_prefix in item.firsts:
+        for category in CATEGORIES:
+            triggers = _union(collected.triggers[category])
+            if triggers is None:
+                continue
+            key = len(self._categories)
+            self._categories.append(_Category(category, triggers, _union(collected.unless[category])))
+            for word, is_prefix in collected.firsts[category]:
                 (self._prefix if is_prefix else self._exact).setdefault(word, []).append(key)
         self._prefix_lengths = sorted({len(word) for word in self._prefix})
 
@@ -271,44 +318,41 @@ class SafetyScreen:
     def load(cls, content_dir: Path) -> tuple[SafetyScreen, list[ContentError]]:
         """Load every content/safety/<lang>.yaml; errors name file and line."""
         errors: list[ContentError] = []
-        compiled: list[_Compiled] = []
+        collected = _Collected()
         folder = content_dir / "safety"
         files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
         if not files:
-            errors.append(ContentError(display_name(folder, content_dir), 1, "no safety lexicon: add safety/en.yaml"))
+            name = display_name(folder, content_dir)
+            errors.append(ContentError(name, 1, "no safety lexicon: add safety/en.yaml"))
         for path in files:
-            compiled.extend(_load_file(path, content_dir, errors))
+            _load_file(path, content_dir, collected, errors)
         for category in CATEGORIES:
-            if files and not any(c.category == category for c in compiled):
-                errors.append(
-                    ContentError("safety", 1, f"no lexicon has patterns for {category}: add some to safety/en.yaml")
-                )
-        return cls(compiled), errors
+            if files and not collected.triggers[category]:
+                message = f"no lexicon has patterns for {category}: add some to safety/en.yaml"
+                errors.append(ContentError(display_name(folder, content_dir), 1, message))
+        return cls(collected), errors
 
     def screen(self, text: str, language: str = "en") -> str | None:
         """The most urgent category the text matches in any language's lexicon, or None."""
+        # `language` is part of the engine's call; every lexicon applies whatever it is.
         norm = normalise(text)
         if not norm:
             return None
         words = norm.split(" ")
         keys_of = {word: self._keys_for(word) for word in set(words)}
         starts: dict[int, list[int]] = {}
-        pos = 1  # the folded text below starts with a space
+        pos = 1  # the padded text below starts with a space
         for word in words:
             for key in keys_of[word]:
                 starts.setdefault(key, []).append(pos)
             pos += len(word) + 1
-        if not starts:
-            return None
-        folded = f" {norm} "
-        # Items are in priority order; within a category the writer's language goes first only
-        # because it is the likeliest hit; the answer is the same.
-        for key in sorted(starts, key=lambda k: (CATEGORIES.index(self._items[k].category), self._items[k].language != language)):  # type: ignore[arg-type]
-            item = self._items[key]
+        padded = f" {norm} "
+        for key in sorted(starts):  # keys follow CATEGORIES, the priority order
+            category = self._categories[key]
             for start in starts[key]:
-                m = item.triggers.match(folded, start)
-                if m and not _negated(item.negation, folded, start) and not _excepted(item.unless, folded, m):
-                    return item.category
+                m = category.triggers.match(padded, start)
+                if m and not self._negated(padded, start) and not _excepted(category.unless, padded, m):
+                    return category.name
         return None
 
     def _keys_for(self, word: str) -> list[int]:
@@ -319,21 +363,20 @@ class SafetyScreen:
             keys.extend(self._prefix.get(word[:n], ()))
         return keys
 
-
-def _negated(negation: re.Pattern[str] | None, text: str, start: int) -> bool:
-    # A negation cancels a match only when it ends right where the match begins ("not suicidal",
-    # "no one is hurting him"); "I'm not ok, I want to die" keeps its match. Negations are short,
-    # so looking back over the last six words is enough.
-    if negation is None:
+    def _negated(self, text: str, start: int) -> bool:
+        # A negation cancels a match only when it ends right where the match begins ("not
+        # suicidal", "no one is hurting him"); "I'm not ok, I want to die" keeps its match.
+        # Negations are short, so looking back over six words is enough.
+        if self._negation is None:
+            return False
+        word_start = start
+        for _ in range(6):
+            word_start = text.rfind(" ", 0, word_start - 1) + 1
+            if word_start <= 0:
+                break
+            if self._negation.fullmatch(text, word_start, start):
+                return True
         return False
-    word_start = start
-    for _ in range(6):
-        word_start = text.rfind(" ", 0, word_start - 1) + 1
-        if word_start <= 0:
-            break
-        if negation.fullmatch(text, word_start, start):
-            return True
-    return False
 
 
 def _excepted(unless: re.Pattern[str] | None, text: str, m: re.Match[str]) -> bool:
@@ -344,7 +387,7 @@ def _excepted(unless: re.Pattern[str] | None, text: str, m: re.Match[str]) -> bo
     return any(u.start() < m.end() - 1 and u.end() - 1 > m.start() for u in unless.finditer(text, lo, hi))
 
 
-def _load_file(path: Path, root: Path, errors: list[ContentError]) -> Iterator[_Compiled]:
+def _load_file(path: Path, root: Path, collected: _Collected, errors: list[ContentError]) -> None:
     name = display_name(path, root)
     try:
         data: Any = load_yaml(path, root)
@@ -359,33 +402,27 @@ def _load_file(path: Path, root: Path, errors: list[ContentError]) -> Iterator[_
             errors.append(ContentError(name, line_of(data, err["loc"]), f"{where}: {err['msg']}"))
         return
     if lexicon.language != path.stem:
-        errors.append(
-            ContentError(name, line_of(data, ["language"]), f"language is {lexicon.language!r}: it must match the file name")
-        )
+        message = f"language is {lexicon.language!r}: it must match the file name"
+        errors.append(ContentError(name, line_of(data, ["language"]), message))
 
-    def build(patterns: list[str], loc: list[str | int]) -> tuple[re.Pattern[str] | None, Firsts]:
-        bodies: list[str] = []
-        firsts: set[tuple[str, bool]] = set()
+    def add(
+        patterns: list[str], loc: list[str | int], into: list[str], firsts: set[tuple[str, bool]]
+    ) -> None:
         for i, pattern in enumerate(patterns):
             try:
-                body, pattern_firsts = compile_pattern(pattern, lexicon.max_gap)
+                body, pattern_firsts = compile_pattern(pattern, lexicon.max_gap, lexicon.lists)
             except PatternError as exc:
                 errors.append(ContentError(name, line_of(data, [*loc, i]), f"pattern {pattern!r}: {exc}"))
                 continue
-            bodies.append(body)
+            into.append(body)
             firsts |= pattern_firsts
-        if not bodies:
-            return None, frozenset()
-        # Each body ends in the space after its last word and the text is padded with spaces, so
-        # a match starts and ends at word boundaries.
-        return re.compile("(?<= )(?:" + "|".join(bodies) + ")"), frozenset(firsts)
 
-    negation, _ = build(lexicon.negations, ["negations"])
+    unused: set[tuple[str, bool]] = set()
+    add(lexicon.negations, ["negations"], collected.negations, unused)
     for category, cat in lexicon.categories.items():
-        triggers, firsts = build(cat.patterns, ["categories", category, "patterns"])
-        unless, _ = build(cat.unless, ["categories", category, "unless"])
-        if triggers is not None:
-            yield _Compiled(category, lexicon.language, triggers, firsts, unless, negation)
+        at: list[str | int] = ["categories", category]
+        add(cat.patterns, [*at, "patterns"], collected.triggers[category], collected.firsts[category])
+        add(cat.unless, [*at, "unless"], collected.unless[category], unused)
 
 
 def run_safety_check(stdin: TextIO, stdout: TextIO, screen: SafetyScreen, language: str = "en") -> int:

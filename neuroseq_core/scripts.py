@@ -60,7 +60,9 @@ def run_script(script: dict[str, Any], content: Content, file: str = "<script>")
 
     def send(text: str) -> list[Reply]:
         nonlocal session, last
-        event = Start(now=NOW) if text.strip() == "/start" and session.state == "new" else parse_input(text, last)
+        event = (
+            Start(now=NOW) if text.strip() == "/start" and session.state == "new" else parse_input(text, last)
+        )
         if event.now is None:
             event = event.model_copy(update={"now": NOW})
         session, replies = step(session, event, content)
@@ -91,14 +93,18 @@ def run_script(script: dict[str, Any], content: Content, file: str = "<script>")
         joined = "\n".join(texts)
         for want in _as_list(turn.get("bot")):
             if want.casefold() not in joined.casefold():
-                result.failures.append(f"{where}: expected the bot to say {want!r}; it said: {joined[:300]!r}")
+                result.failures.append(
+                    f"{where}: expected the bot to say {want!r}; it said: {joined[:300]!r}"
+                )
         for unwanted in _as_list(turn.get("bot_not")):
             if unwanted.casefold() in joined.casefold():
                 result.failures.append(f"{where}: the bot must not say {unwanted!r}")
         if "first" in turn:
             first = texts[0] if texts else ""
             if str(turn["first"]).casefold() not in first.casefold():
-                result.failures.append(f"{where}: the first reply should contain {turn['first']!r}; it was {first[:200]!r}")
+                result.failures.append(
+                    f"{where}: the first reply should contain {turn['first']!r}; it was {first[:200]!r}"
+                )
         labels = [to_plain(b.label) for b in (last.choices if last else [])]
         for want in _as_list(turn.get("buttons")):
             if want not in labels:

@@ -41,7 +41,10 @@ class Service:
             if update_id is not None:
                 await tx.mark_seen(update_id)
             ids = await tx.add_outbox(chat_id, replies)
-        return [OutboxItem(id=i, user_id=user_id, chat_id=chat_id, reply=r) for i, r in zip(ids, replies, strict=True)]
+        return [
+            OutboxItem(id=i, user_id=user_id, chat_id=chat_id, reply=r)
+            for i, r in zip(ids, replies, strict=True)
+        ]
 
     def notice(self, message_id: str, language: str | None = None) -> Reply:
         """A fixed notice from content (e.g. for group chats), without touching any session."""

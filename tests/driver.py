@@ -64,7 +64,9 @@ class Driver:
         else:
             self.type(nickname)
 
-    def onboard_educator(self, group: str = "one", age: str = "6-11", minutes: str = "5", setting: str = "classroom") -> None:
+    def onboard_educator(
+        self, group: str = "one", age: str = "6-11", minutes: str = "5", setting: str = "classroom"
+    ) -> None:
         self.press_id("agree")
         self.press_id("educator")
         self.press_id("us")

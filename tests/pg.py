@@ -131,7 +131,7 @@ def _plain_dsn(url: str, database: str | None = None) -> str:
 
 
 async def _admin(url: str, sql: str) -> None:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     conn = await asyncpg.connect(_plain_dsn(url), timeout=30)
     try:

@@ -37,5 +37,12 @@ def test_cli_imports_adapters_only_lazily():
 
 
 def test_engine_module_has_no_io_imports():
-    bad = _imports(ROOT / "neuroseq_core" / "engine.py") & {"socket", "asyncio", "sqlalchemy", "httpx", "time", "os"}
+    bad = _imports(ROOT / "neuroseq_core" / "engine.py") & {
+        "socket",
+        "asyncio",
+        "sqlalchemy",
+        "httpx",
+        "time",
+        "os",
+    }
     assert bad == set()

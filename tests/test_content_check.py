@@ -65,7 +65,7 @@ def test_unknown_age_band_in_activity(copy):
     text = path.read_text()
     m = re.search(r"^  - id: ([a-z0-9-]+)\n(?:.*\n)*?\s+age_bands: \[", text, flags=re.MULTILINE)
     line = text.count("\n", 0, m.start()) + 1
-    edit(path, r"age_bands: \[", "age_bands: [\"7-9\", ")
+    edit(path, r"age_bands: \[", 'age_bands: ["7-9", ')
     assert_caught(copy, "activities/relate.yaml", line, "unknown age band '7-9'")
 
 
@@ -75,17 +75,23 @@ def test_options_out_of_order(copy):
 
 
 def test_template_syntax_error(copy):
-    line = edit(copy / "messages" / "en" / "main.yaml", r"^results.next: .*$", "results.next: \"{% if %}\"")
+    line = edit(copy / "messages" / "en" / "main.yaml", r"^results.next: .*$", 'results.next: "{% if %}"')
     assert_caught(copy, "messages/en/main.yaml", line, "does not render")
 
 
 def test_template_unknown_variable(copy):
-    line = edit(copy / "messages" / "en" / "main.yaml", r"^results.next: .*$", 'results.next: "Next for {{ childname }}"')
+    line = edit(
+        copy / "messages" / "en" / "main.yaml",
+        r"^results.next: .*$",
+        'results.next: "Next for {{ childname }}"',
+    )
     assert_caught(copy, "messages/en/main.yaml", line, "'childname' is undefined")
 
 
 def test_disallowed_tag(copy):
-    line = edit(copy / "messages" / "en" / "main.yaml", r"^results.next: .*$", 'results.next: "<a href=x>next</a>"')
+    line = edit(
+        copy / "messages" / "en" / "main.yaml", r"^results.next: .*$", 'results.next: "<a href=x>next</a>"'
+    )
     assert_caught(copy, "messages/en/main.yaml", line, "not allowed")
 
 
@@ -165,4 +171,7 @@ def test_forbidden_claims_allow_the_disclaimer():
     assert forbidden_claims("It is not a diagnosis and not affiliated with anyone.") == []
     assert forbidden_claims("No es un diagnóstico.") == []
     assert forbidden_claims("Our certified brain map") == ["certified", "brain map"]
-    assert forbidden_claims("This NMT assessment shows the developmental age") == ["NMT assessment", "developmental age"]
+    assert forbidden_claims("This NMT assessment shows the developmental age") == [
+        "NMT assessment",
+        "developmental age",
+    ]

@@ -18,7 +18,9 @@ def test_script(content, file, script):
 
 
 def test_a_broken_expectation_is_reported_with_file_and_line(content, tmp_path):
-    (tmp_path / "bad.yaml").write_text("name: bad\nturns:\n  - user: /start\n    bot: this text is never said\n")
+    (tmp_path / "bad.yaml").write_text(
+        "name: bad\nturns:\n  - user: /start\n    bot: this text is never said\n"
+    )
     [(file, script)] = load_scripts(tmp_path)
     result = run_script(script, content, file)
     assert not result.ok and result.failures[0].startswith("bad.yaml:3:")

@@ -76,7 +76,19 @@ def test_decline_then_start_again(content):
 
 @pytest.mark.parametrize(
     "bad",
-    ["99", "0", "", "   ", "x" * 10_000, "😀🙃🎉", "مرحبا كيف حالك", "שלום", "\u202e\u202dabc", "/frobnicate", "1.5"],
+    [
+        "99",
+        "0",
+        "",
+        "   ",
+        "x" * 10_000,
+        "😀🙃🎉",
+        "مرحبا كيف حالك",
+        "שלום",
+        "\u202e\u202dabc",
+        "/frobnicate",
+        "1.5",
+    ],
 )
 def test_bad_input_mid_question_reprompts_the_same_question_and_loses_nothing(content, bad):
     d = Driver(content)
@@ -244,7 +256,19 @@ def test_session_round_trips_through_json_at_every_state(content):
         again = Session.from_json(s.to_json())
         assert again == s
         states.add(s.state)
-    assert {"consent", "role", "region", "age_band", "nickname", "questions", "results", "paused", "group", "minutes", "setting"} <= states
+    assert {
+        "consent",
+        "role",
+        "region",
+        "age_band",
+        "nickname",
+        "questions",
+        "results",
+        "paused",
+        "group",
+        "minutes",
+        "setting",
+    } <= states
 
 
 def test_old_session_without_version_still_loads(content):

@@ -29,7 +29,9 @@ async def client(api):
 
 
 async def call(client, method, **params):
-    response = await client.post(method, data={k: json.dumps(v) if not isinstance(v, str) else v for k, v in params.items()})
+    response = await client.post(
+        method, data={k: json.dumps(v) if not isinstance(v, str) else v for k, v in params.items()}
+    )
     return response.status_code, response.json()
 
 
@@ -83,7 +85,9 @@ async def test_send_message_limits(api, client, text, parse_mode, expected):
 
 
 async def test_html_becomes_entities(client):
-    status, body = await call(client, "sendMessage", chat_id=5, text="<b>Hi</b> &amp; <i>you</i>", parse_mode="HTML")
+    status, body = await call(
+        client, "sendMessage", chat_id=5, text="<b>Hi</b> &amp; <i>you</i>", parse_mode="HTML"
+    )
     assert status == 200
     result = body["result"]
     assert result["text"] == "Hi & you"
@@ -127,8 +131,12 @@ async def test_send_photo_multipart_and_caption_limit(api):
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
     url = f"{api.base_url}{api.token}/sendPhoto"
     async with httpx.AsyncClient() as c:
-        ok = await c.post(url, data={"chat_id": "9", "caption": "c" * 1024}, files={"photo": ("p.png", io.BytesIO(png))})
-        long = await c.post(url, data={"chat_id": "9", "caption": "c" * 1025}, files={"photo": ("p.png", io.BytesIO(png))})
+        ok = await c.post(
+            url, data={"chat_id": "9", "caption": "c" * 1024}, files={"photo": ("p.png", io.BytesIO(png))}
+        )
+        long = await c.post(
+            url, data={"chat_id": "9", "caption": "c" * 1025}, files={"photo": ("p.png", io.BytesIO(png))}
+        )
         not_image = await c.post(url, data={"chat_id": "9"}, files={"photo": ("p.png", io.BytesIO(b"text"))})
     assert ok.status_code == 200 and ok.json()["result"]["caption"] == "c" * 1024
     assert long.status_code == 400 and "caption is too long" in long.json()["description"]
@@ -211,24 +219,41 @@ async def test_blocked_user_gets_403_everywhere(api, client):
 
 
 async def test_edit_message_text_and_not_modified(api, client):
-    _, body = await call(client, "sendMessage", chat_id=4, text="<b>Q</b>", parse_mode="HTML", reply_markup=markup([("A", "t|a")]))
+    _, body = await call(
+        client,
+        "sendMessage",
+        chat_id=4,
+        text="<b>Q</b>",
+        parse_mode="HTML",
+        reply_markup=markup([("A", "t|a")]),
+    )
     message_id = body["result"]["message_id"]
-    status, body = await call(client, "editMessageText", chat_id=4, message_id=message_id, text="<b>Q</b>\n\n✓ A", parse_mode="HTML")
+    status, body = await call(
+        client, "editMessageText", chat_id=4, message_id=message_id, text="<b>Q</b>\n\n✓ A", parse_mode="HTML"
+    )
     assert status == 200 and "reply_markup" not in body["result"]
-    status, body = await call(client, "editMessageText", chat_id=4, message_id=message_id, text="<b>Q</b>\n\n✓ A", parse_mode="HTML")
+    status, body = await call(
+        client, "editMessageText", chat_id=4, message_id=message_id, text="<b>Q</b>\n\n✓ A", parse_mode="HTML"
+    )
     assert status == 400 and "message is not modified" in body["description"]
     status, _ = await call(client, "editMessageText", chat_id=4, message_id=999, text="x")
     assert status == 400
 
 
 async def test_set_my_commands_validates(client):
-    assert (await call(client, "setMyCommands", commands=[{"command": "start", "description": "Begin"}]))[0] == 200
-    assert (await call(client, "setMyCommands", commands=[{"command": "Bad-Name", "description": "x"}]))[0] == 400
+    assert (await call(client, "setMyCommands", commands=[{"command": "start", "description": "Begin"}]))[
+        0
+    ] == 200
+    assert (await call(client, "setMyCommands", commands=[{"command": "Bad-Name", "description": "x"}]))[
+        0
+    ] == 400
     assert (await call(client, "setMyCommands", commands=[{"command": "help", "description": ""}]))[0] == 400
 
 
 async def test_press_builds_a_real_callback_query(api, client):
-    await call(client, "sendMessage", chat_id=30, text="Q?", reply_markup=markup([("Yes", "t1|y"), ("No", "t1|n")]))
+    await call(
+        client, "sendMessage", chat_id=30, text="Q?", reply_markup=markup([("Yes", "t1|y"), ("No", "t1|n")])
+    )
     user = api.user(30)
     update_id = user.press("No")
     _, body = await call(client, "getUpdates")

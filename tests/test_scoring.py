@@ -13,7 +13,9 @@ from neuroseq_core.scoring import score
 
 STEPS = {"sensory": "regulate", "self_regulation": "regulate", "relational": "relate", "cognitive": "reason"}
 OPTS = [Option(id=f"o{i}", concern=i, label={"en": str(i)}) for i in range(4)]
-QUESTIONS = [Question(id=f"{lv}_{i}", level=lv, text={"en": "?"}, options=OPTS) for lv in STEPS for i in range(4)]
+QUESTIONS = [
+    Question(id=f"{lv}_{i}", level=lv, text={"en": "?"}, options=OPTS) for lv in STEPS for i in range(4)
+]
 BAND = AgeBand(
     id="6-11",
     min_age=6,
@@ -127,7 +129,9 @@ def test_time_available_is_respected_when_it_can_be(content):
 
 
 def test_referral_rules_any_all_answer_level():
-    p = score(QUESTIONS, answers_with({"sensory": [3, 3, 3, 3], "self_regulation": [3, 3, 3, 3]}), BAND, STEPS)
+    p = score(
+        QUESTIONS, answers_with({"sensory": [3, 3, 3, 3], "self_regulation": [3, 3, 3, 3]}), BAND, STEPS
+    )
     both_low = ReferralRule(
         id="r1",
         message="m",
@@ -138,12 +142,19 @@ def test_referral_rules_any_all_answer_level():
             ]
         ),
     )
-    answer = ReferralRule(id="r2", message="m", when=Condition(answer={"question": "sensory_0", "options": ["o3"]}))
+    answer = ReferralRule(
+        id="r2", message="m", when=Condition(answer={"question": "sensory_0", "options": ["o3"]})
+    )
     only_young = ReferralRule(
-        id="r3", message="m", when=Condition(level={"level": "sensory", "bands": ["more_support"]}, age_bands=["0-2"])
+        id="r3",
+        message="m",
+        when=Condition(level={"level": "sensory", "bands": ["more_support"]}, age_bands=["0-2"]),
     )
     educators = ReferralRule(
-        id="r4", message="m", roles=["educator"], when=Condition(any=[Condition(level={"level": "sensory", "bands": ["more_support"]})])
+        id="r4",
+        message="m",
+        roles=["educator"],
+        when=Condition(any=[Condition(level={"level": "sensory", "bands": ["more_support"]})]),
     )
     ans = answers_with({"sensory": [3, 3, 3, 3], "self_regulation": [3, 3, 3, 3]})
     fired = referrals([both_low, answer, only_young, educators], p, ans, "6-11", "caregiver")

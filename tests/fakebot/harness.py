@@ -42,7 +42,7 @@ async def polling_bot(api: FakeBotAPI, store: Store, service: Any, **options: An
     stop = asyncio.Event()
     task = asyncio.create_task(serve_polling(settings_for(api), stop, store=store, service=service, **merged))
     # Started once it has asked for updates (getMe, setMyCommands and deleteWebhook come first).
-    await api.wait_until(lambda: bool(api.calls_to("getUpdates")) or task.done(), timeout=10)
+    await api.wait_until(lambda: "getUpdates" in api.started or task.done(), timeout=10)
     if task.done():
         task.result()
     running = RunningBot(task, stop)

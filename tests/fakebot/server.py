@@ -305,6 +305,7 @@ class FakeBotAPI:
         self.token = token
         self.username = username
         self.calls: list[Call] = []
+        self.started: list[str] = []  # method names in the order requests arrived (before answering)
         self.messages: list[BotMessage] = []
         self.faults: list[Fault] = []
         self.blocked: set[int] = set()
@@ -394,6 +395,8 @@ class FakeBotAPI:
 
     async def _endpoint(self, request: Request) -> JSONResponse:
         method = request.path_params["method"]
+        self.started.append(method)
+        await self._notify()
         params: dict[str, Any] = {}
         call = Call(method=method, params=params)
         try:
