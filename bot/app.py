@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 # The menu Telegram shows; descriptions come from content messages "commands.<name>".
-COMMANDS = ("start", "help", "restart", "cancel", "privacy", "delete", "helplines")
+# A command whose description content lacks is left out of the menu, so content decides the rest.
+COMMANDS = ("start", "help", "back", "restart", "cancel", "language", "privacy", "delete", "helplines")
 ADAPTER_KEY = "neuroseq.adapter"
 _APOLOGY_MEMORY = 10_000
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 from fakebot import FakeBotAPI, parse_html
-from fakebot.harness import polling_bot
+from fakebot.harness import outbox_drained, polling_bot
 from fakebot.service import FakeService
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -55,15 +55,6 @@ def service(store):
     return FakeService(store)
 
 
-async def outbox_empty(store, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not await store.pending_outbox():
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
 # ---- delivery faults -------------------------------------------------------------------------
 
 
@@ -78,7 +69,7 @@ async def test_429_waits_retry_after_and_loses_nothing(api, store, service):
         assert time.monotonic() - started >= 1.0
         assert question.labels == ["Mostly calm", "Mixed", "Often hard"]
         assert [c.status for c in api.calls_to("sendMessage")][:1] == [429]
-        assert await outbox_empty(store)
+        assert await outbox_drained(store)
 
 
 async def test_5xx_is_retried(api, store, service):
@@ -90,7 +81,7 @@ async def test_5xx_is_retried(api, store, service):
         message = await user.wait_for_message(timeout=10)
         assert message.text == "You said: hello"
         assert [c.status for c in api.calls_to("sendMessage")] == [500, 500, 502, 200]
-        assert await outbox_empty(store)
+        assert await outbox_drained(store)
 
 
 async def test_timeouts_are_retried(api, store, service):
@@ -101,7 +92,7 @@ async def test_timeouts_are_retried(api, store, service):
         message = await user.wait_for_message(timeout=10)
         assert message.text == "You said: slow"
         # A timed-out request may still have arrived (as on Telegram): at least once, never lost.
-        assert await outbox_empty(store)
+        assert await outbox_drained(store)
         assert len(api.calls_to("sendMessage")) >= 1
 
 
@@ -114,7 +105,7 @@ async def test_failed_delivery_is_left_for_the_flusher(api, store, service):
         assert message.text == "You said: later"
         statuses = [c.status for c in api.calls_to("sendMessage")]
         assert statuses[:3] == [500, 500, 500] and statuses[-1] == 200
-        assert await outbox_empty(store)
+        assert await outbox_drained(store)
 
 
 async def test_pending_outbox_is_sent_at_start(api, store, service):
@@ -124,7 +115,7 @@ async def test_pending_outbox_is_sent_at_start(api, store, service):
     async with polling_bot(api, store, service):
         user = api.user(104)
         assert (await user.wait_for_message(timeout=10)).text == "left over"
-        assert await outbox_empty(store)
+        assert await outbox_drained(store)
 
 
 async def test_403_marks_only_that_user_inactive(api, store, service):
@@ -135,7 +126,7 @@ async def test_403_marks_only_that_user_inactive(api, store, service):
         other.send_text("hi too")
         assert (await other.wait_for_message(timeout=10)).text == "You said: hi too"
         await api.wait_until(lambda: any(c.status == 403 for c in api.calls_to("sendMessage")), timeout=10)
-        assert await outbox_empty(store)
+        assert await outbox_drained(store)
         assert await store.is_active("105") is False
         assert await store.is_active("106") is True
         assert blocked.messages == []

@@ -181,7 +181,7 @@ def make_engine(url: str) -> AsyncEngine:
         # Each pooled connection would see its own empty database.
         raise ValueError("in-memory SQLite is not supported by the SQL store: use memory:// instead")
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_reset_on_return=None)
+    engine = create_async_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     _install_sqlite_hooks(engine)
     return engine
 

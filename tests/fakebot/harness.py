@@ -51,3 +51,14 @@ async def polling_bot(api: FakeBotAPI, store: Store, service: Any, **options: An
     finally:
         if not task.done():
             await running.shutdown()
+
+
+async def outbox_drained(store: Store, timeout: float = 5.0) -> bool:
+    """Wait until the outbox is empty (a reply is marked sent just after the server has it)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if not await store.pending_outbox():
+            return True
+        await asyncio.sleep(0.05)
+    return False

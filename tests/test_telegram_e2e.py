@@ -1,0 +1,147 @@
+"""Whole conversations through the real Application, the real engine and content, and the fake Bot API.
+
+Data-driven: the test presses whatever buttons the content offers (by option id, read from the
+callback_data), so wording changes in content do not break it. Every message the bot sends passes
+the fake server's checks (HTML validity, lengths, keyboard shape), so a 400 anywhere fails here.
+"""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from fakebot import BotMessage, FakeBotAPI, FakeUser
+from fakebot.harness import outbox_drained, polling_bot
+
+from bot.app import COMMANDS
+from neuroseq_core.content import Content, ContentHolder
+from neuroseq_core.store.memory import MemoryStore
+
+pytest.importorskip("neuroseq_core.engine")
+
+from neuroseq_core.service import Service  # noqa: E402
+
+MAX_STEPS = 80
+END_OPTIONS = {"more", "restart"}  # the "what next" menu after a result
+
+
+def option_ids(message: BotMessage) -> list[str]:
+    return [b["callback_data"].split("|", 1)[1] for row in message.keyboard for b in row]
+
+
+@pytest.fixture
+async def api():
+    async with FakeBotAPI() as server:
+        yield server
+
+
+@pytest.fixture
+def store():
+    return MemoryStore()
+
+
+@pytest.fixture
+def service(store, content: Content):
+    return Service(store, ContentHolder(content))
+
+
+async def converse(api: FakeBotAPI, user: FakeUser, choose, nickname: str | None = None) -> dict:
+    """Run /start to the first result; choose(ids, step) picks an option id for each question."""
+    user.send_command("start")
+    pressed: list[tuple[BotMessage, str]] = []
+    photos: list[BotMessage] = []
+    question = await user.wait_for_keyboard(timeout=10)
+    for step in range(MAX_STEPS):
+        photos += [m for m in user.messages if m.is_photo and m not in photos]
+        ids = option_ids(question)
+        if photos and set(ids) == END_OPTIONS:
+            break
+        if ids == ["skip"] and nickname is not None:
+            user.send_text(nickname)  # the optional free-text question: type instead of skipping
+        else:
+            chosen = choose(ids, step)
+            label = question.labels[ids.index(chosen)]
+            user.press(ids.index(chosen), question)
+            pressed.append((question, label))
+        question = await user.wait_for_keyboard(timeout=10)
+    else:
+        raise AssertionError(f"no result after {MAX_STEPS} questions")
+    return {"pressed": pressed, "photos": photos}
+
+
+def prefer(*wanted: str):
+    def choose(ids: list[str], step: int) -> str:
+        return next((i for i in ids if i in wanted), ids[0])
+
+    return choose
+
+
+def varied(*wanted: str):
+    def choose(ids: list[str], step: int) -> str:
+        preferred = [i for i in ids if i in wanted]
+        if preferred:
+            return preferred[0]
+        return ids[(step * 3 + 1) % len(ids)]
+
+    return choose
+
+
+async def check_conversation(api: FakeBotAPI, store, user: FakeUser, result: dict) -> None:
+    # Every call the bot made was accepted: valid HTML, within every limit.
+    bad = [(c.method, c.status) for c in api.calls if not c.ok and c.method != "getUpdates"]
+    assert bad == []
+    # A result came with the sequence picture, captioned in words.
+    assert result["photos"], "no picture sent"
+    for photo in result["photos"]:
+        assert photo.photo.startswith(b"\x89PNG") and photo.text.strip()
+    # Each answered question now shows the choice and has no buttons left.
+    for question, label in result["pressed"]:
+        assert question.keyboard == [], question.text
+        assert question.text.endswith(f"✓ {label}")
+    presses = len(result["pressed"])
+    assert len(api.answered_callbacks) >= presses
+    assert await outbox_drained(store)
+    assert await store.profiles(str(user.id)), "the completed profile was not kept"
+
+
+async def test_caregiver_pressing_the_first_option_everywhere(api, store, service):
+    async with polling_bot(api, store, service):
+        user = api.user(1001)
+        result = await converse(api, user, prefer("agree", "caregiver"))
+        await check_conversation(api, store, user, result)
+
+
+async def test_educator_on_a_varied_path_with_a_typed_nickname(api, store, service):
+    async with polling_bot(api, store, service):
+        user = api.user(1002, language_code="en")
+        nickname = "Sam <3 & co"  # must come back escaped, or Telegram would refuse the message
+        result = await converse(api, user, varied("agree", "educator", "class"), nickname=nickname)
+        await check_conversation(api, store, user, result)
+        everything = "\n".join(m.text for m in user.messages)
+        assert "Sam <3 & co" in everything or "Sam" not in everything
+
+
+async def test_spanish_speaker_and_commands(api, store, service, content: Content):
+    async with polling_bot(api, store, service):
+        user = api.user(1003, language_code="es")
+        user.send_command("start")
+        await user.wait_for_keyboard(timeout=10)
+        for name in ("help", "privacy", "helplines"):
+            user.send_command(name)
+            await user.wait_for_message(timeout=10)
+        assert all(c.ok for c in api.calls_to("sendMessage"))
+    # The menu carries content's descriptions, in each language content has.
+    menus = {c.params.get("language_code"): c.params["commands"] for c in api.calls_to("setMyCommands")}
+    assert set(menus) == {None}  # languages come only from content the runtime loads itself
+    names = [c["command"] for c in menus[None]]
+    assert names == [n for n in COMMANDS if f"commands.{n}" in content.messages[content.default_language]]
+
+
+async def test_group_notice_comes_from_content(api, store, service, content: Content):
+    async with polling_bot(api, store, service):
+        user = api.user(1004)
+        user.add_bot_to_group(-42)
+        await api.wait_until(lambda: bool(api.chat_messages(-42)), timeout=10)
+        [notice] = api.chat_messages(-42)
+        assert notice.text.strip() and notice.source_html == service.notice("group.private_only", "en").text
+        assert html.unescape(notice.source_html).strip()
