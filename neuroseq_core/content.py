@@ -93,7 +93,7 @@ class Content:
             return lang[message_id]
         return self.messages[self.default_language][message_id]
 
-    def text(self, message_id: str, language: str, **context: Any) -> Markup:
+    def text(self, message_id: str, language: str, /, **context: Any) -> Markup:
         """Render a message in a language."""
         return render(self.template(message_id, language), context)
 
@@ -102,7 +102,7 @@ class Content:
         lang = self.language(language)
         return Reply(text=self.text(message_id, lang), kind="notice")
 
-    def text_of(self, value: dict[str, str], language: str, **context: Any) -> Markup:
+    def text_of(self, value: dict[str, str], language: str, /, **context: Any) -> Markup:
         """Render a localised template held in content data (e.g. a question's text)."""
         return render(self.local(value, language), context)
 

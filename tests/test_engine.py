@@ -300,3 +300,59 @@ def test_engine_does_not_mutate_its_input(content):
     before = d.session.model_copy(deep=True)
     step(d.session, Choice(option_id="agree", token=d.last.token), content)
     assert d.session == before
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I'm being forced to have sex and I'm only 12 years old",
+        "my son isn't breathing",
+        "i want to kill myself",
+        "I can't cope anymore, I'm going to hurt him",
+    ],
+)
+@pytest.mark.parametrize("where", ["consent", "age_band", "nickname", "questions", "results", "paused"])
+def test_danger_is_answered_first_in_every_state_and_nothing_is_lost(content, message, where):
+    d = Driver(content)
+    path = {
+        "consent": [],
+        "age_band": ["agree", "caregiver", "uk"],
+        "nickname": ["agree", "caregiver", "uk", "6-11"],
+        "questions": ["agree", "caregiver", "uk", "6-11", "skip"],
+    }
+    if where in path:
+        for pick in path[where]:
+            d.press_id(pick)
+    else:
+        d.onboard_caregiver()
+        if where == "results":
+            d.answer_all(1)
+        else:
+            d.press(1)
+            d.type("/cancel")
+    before = d.session.model_copy(deep=True)
+    d.type(message)
+    assert d.replies[0].kind == "safety"
+    assert "999" in d.replies[0].text or "emergency" in d.replies[0].text.lower()
+    assert d.session.state == before.state
+    assert d.session.answers == before.answers
+    assert d.session.nickname == before.nickname  # a disclosure is never kept as a nickname
+    assert [b.id for b in d.replies[-1].choices] == ["safety.continue", "safety.stop"]
+    d.press_id("safety.continue")
+    assert d.session.state == before.state and d.session.question_id == before.question_id
+
+
+def test_educators_also_get_the_safeguarding_prompt(content):
+    d = Driver(content)
+    d.onboard_educator()
+    d.type("he told me his dad beats him every night")
+    assert d.replies[0].kind == "safety"
+    assert "safeguarding" in d.replies[0].text.lower()
+
+
+def test_helplines_command_shows_the_region_lines(content):
+    d = Driver(content)
+    d.onboard_caregiver(region="us")
+    d.type("/helplines")
+    assert "988" in d.text
+    assert d.replies[-1].choices  # and the question again
