@@ -8,8 +8,8 @@ ConversationHandler and no PTB persistence: the conversation lives in the store.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
@@ -73,14 +73,18 @@ class Adapter:
                 await self._answer_callback(action.callback_query_id)
             # One chat at a time in this process: replies of two quick updates never interleave.
             async with self._chat_locks.hold(action.chat_id):
-                items = await self.service.handle(action.user_id, action.chat_id, action.event, update.update_id)
+                items = await self.service.handle(
+                    action.user_id, action.chat_id, action.event, update.update_id
+                )
                 if isinstance(action.event, Choice):
                     await self._show_choice(update)
                 await self.sender.deliver(items)
         elif isinstance(action, MemberStatus):
             await self.store.set_active(action.user_id, action.active)
         elif isinstance(action, AddedToGroup):
-            await self.sender.send_now(action.chat_id, self.service.notice("group.private_only", action.language))
+            await self.sender.send_now(
+                action.chat_id, self.service.notice("group.private_only", action.language)
+            )
         elif isinstance(action, Ignored):
             if action.callback_query_id is not None:
                 await self._answer_callback(action.callback_query_id)
@@ -113,7 +117,9 @@ class Adapter:
             # Already edited (a redelivered press) or too old to edit: nothing to fix.
             log.debug("question edit refused", extra={"update_id": update.update_id})
         except TelegramError as exc:
-            log.info("question edit failed", extra={"update_id": update.update_id, "error": type(exc).__name__})
+            log.info(
+                "question edit failed", extra={"update_id": update.update_id, "error": type(exc).__name__}
+            )
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the failure (class and update id only) and apologise to the user once."""
@@ -199,7 +205,9 @@ def command_menu(service: ServiceLike, language: str | None = None) -> list[BotC
         try:
             description = plain(service.notice(f"commands.{name}", language).text)
         except (KeyError, LookupError) as exc:
-            log.warning("no description for a command; left out", extra={"command": name, "error": type(exc).__name__})
+            log.warning(
+                "no description for a command; left out", extra={"command": name, "error": type(exc).__name__}
+            )
             continue
         if description:
             commands.append(BotCommand(name, description[:256]))
@@ -207,7 +215,9 @@ def command_menu(service: ServiceLike, language: str | None = None) -> list[BotC
 
 
 async def set_commands(
-    application: Application[Any, Any, Any, Any, Any, Any], service: ServiceLike, languages: Iterable[str] = ()
+    application: Application[Any, Any, Any, Any, Any, Any],
+    service: ServiceLike,
+    languages: Iterable[str] = (),
 ) -> None:
     """setMyCommands: the default menu, then one per content language (failure is only logged)."""
     menus: list[tuple[str | None, list[BotCommand]]] = [(None, command_menu(service))]

@@ -23,11 +23,11 @@ log = logging.getLogger(__name__)
 async def open_store(settings: Settings) -> Store:
     """The configured store (SQL); the memory store only while the SQL one is not in the tree."""
     try:
-        from neuroseq_core.store.sql import open_store as open_sql_store  # noqa: PLC0415
+        from neuroseq_core.store.sql import open_store as open_sql_store
     except ModuleNotFoundError as exc:
         if exc.name != "neuroseq_core.store.sql":
             raise
-        from neuroseq_core.store.memory import MemoryStore  # noqa: PLC0415
+        from neuroseq_core.store.memory import MemoryStore
 
         log.warning("SQL store not available: keeping data in memory only")
         return MemoryStore()
@@ -37,14 +37,14 @@ async def open_store(settings: Settings) -> Store:
 
 def load_content(settings: Settings) -> Any:
     """The live content holder (raises the loader's error, naming file and line, when invalid)."""
-    from neuroseq_core.content import ContentHolder, load_or_raise  # noqa: PLC0415
+    from neuroseq_core.content import ContentHolder, load_or_raise
 
     return ContentHolder(load_or_raise(settings.content_dir))
 
 
 def build_service(store: Store, holder: Any) -> ServiceLike:
     """The core Service over this store and content."""
-    from neuroseq_core.service import Service  # noqa: PLC0415
+    from neuroseq_core.service import Service
 
     service: ServiceLike = Service(store, holder)
     return service
@@ -93,7 +93,9 @@ async def running(
         try:
             await application.initialize()  # getMe: fails fast on a wrong token
         except InvalidToken:
-            raise ConfigurationError("Telegram rejected TELEGRAM_BOT_TOKEN: check the token from @BotFather") from None
+            raise ConfigurationError(
+                "Telegram rejected TELEGRAM_BOT_TOKEN: check the token from @BotFather"
+            ) from None
         await application.start()
         adapter = adapter_of(application)
         await set_commands(application, service, languages or [])

@@ -170,7 +170,8 @@ class Sender:
             return "dropped"
         except (NetworkError, TelegramError) as exc:
             log.warning(
-                "delivery failed; left for the flusher", extra={"outbox_id": item.id, "error": type(exc).__name__}
+                "delivery failed; left for the flusher",
+                extra={"outbox_id": item.id, "error": type(exc).__name__},
             )
             await self.store.mark_failed(item.id)
             return "failed"

@@ -31,7 +31,7 @@ from neuroseq_core.store.base import Store
 
 log = logging.getLogger(__name__)
 
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 MAX_BODY = 1_000_000  # bytes; real updates are a few KB
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -44,11 +44,15 @@ def webhook_config(settings: Settings) -> tuple[str, str, str]:
             "NEUROSEQ_WEBHOOK_SECRET is not set: webhook mode needs a secret so only Telegram can post updates"
         )
     if not _SECRET_RE.match(secret):
-        raise ConfigurationError("NEUROSEQ_WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and - (1 to 256 characters)")
+        raise ConfigurationError(
+            "NEUROSEQ_WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and - (1 to 256 characters)"
+        )
     url = settings.webhook_url or ""
     parsed = urlparse(url)
     if not url or parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigurationError("NEUROSEQ_WEBHOOK_URL is not set to a full URL, e.g. https://bot.example.org/telegram")
+        raise ConfigurationError(
+            "NEUROSEQ_WEBHOOK_URL is not set to a full URL, e.g. https://bot.example.org/telegram"
+        )
     return url, parsed.path or "/", secret
 
 
@@ -83,7 +87,9 @@ def build_webhook_app(
         try:
             ok = await adapter.process(application, update)
         except Exception as exc:  # answer 500 so Telegram retries; the update was not committed
-            log.error("webhook update failed", extra={"update_id": update.update_id, "error": type(exc).__name__})
+            log.error(
+                "webhook update failed", extra={"update_id": update.update_id, "error": type(exc).__name__}
+            )
             ok = False
         return PlainTextResponse("ok" if ok else "failed", status_code=200 if ok else 500)
 
@@ -115,7 +121,9 @@ async def serve_webhook(settings: Settings, stop: asyncio.Event, **options: Any)
     async with running(settings, **options) as rt:
         app = build_webhook_app(settings, rt.application, rt.service, rt.store)
         await rt.application.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+        )
         server = QuietServer(config)
         serving = asyncio.create_task(server.serve(sockets=sockets))
         stopped = asyncio.create_task(stop.wait())

@@ -204,9 +204,14 @@ def compile_pattern(
     return body, firsts
 
 
-def _sequence(tokens: list[tuple[str, str]], pos: int, max_gap: int) -> tuple[str, Firsts, int]:
+def _sequence(
+    tokens: list[tuple[str, str]], pos: int, max_gap: int, leading: bool = True
+) -> tuple[str, Firsts, int]:
     # One run of elements up to a `|`, a `)` or the end; each element's regex consumes its
-    # trailing space, so elements simply follow one another.
+    # trailing space, so elements simply follow one another. An optional element before the
+    # first required one (`(my|his)? dad`) cannot change whether a message matches, only where
+    # the match starts, so it is dropped: otherwise "my", "the" and "a" would start a regex at
+    # every other word of a message.
     parts: list[str] = []
     firsts: set[tuple[str, bool]] = set()
     required = 0
@@ -229,7 +234,7 @@ def _sequence(tokens: list[tuple[str, str]], pos: int, max_gap: int) -> tuple[st
             alternatives = []
             element_firsts: set[tuple[str, bool]] = set()
             while True:
-                alt, alt_firsts, pos = _sequence(tokens, pos, max_gap)
+                alt, alt_firsts, pos = _sequence(tokens, pos, max_gap, leading and required == 0)
                 alternatives.append(alt)
                 element_firsts |= alt_firsts
                 if pos >= len(tokens):
@@ -245,10 +250,11 @@ def _sequence(tokens: list[tuple[str, str]], pos: int, max_gap: int) -> tuple[st
         optional = pos < len(tokens) and tokens[pos][0] == "?"
         if optional:
             pos += 1
+            if leading and required == 0:
+                continue
             element = "(?:" + element + ")?"
         if required == 0:
-            # Until the first required element, any element may be where a match starts.
-            firsts |= element_firsts
+            firsts |= element_firsts  # the words a match can start with
         if not optional:
             required += 1
         parts.append(element)
@@ -266,25 +272,19 @@ def _sequence(tokens: list[tuple[str, str]], pos: int, max_gap: int) -> tuple[st
 class _Collected:
     """Pattern regexes gathered from every lexicon file, before compiling."""
 
-    triggers: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in CATEGORIES})
-    firsts: dict[str, set[tuple[str, bool]]] = field(default_factory=lambda: {c: set() for c in CATEGORIES})
+    triggers: dict[str, list[tuple[str, Firsts]]] = field(default_factory=lambda: {c: [] for c in CATEGORIES})
     unless: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in CATEGORIES})
     negations: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Category:
-    """One category, all languages together: triggers, the words they start with, exceptions."""
-
-    name: str
-    triggers: re.Pattern[str]
-    unless: re.Pattern[str] | None
 
 
 def _union(bodies: list[str]) -> re.Pattern[str] | None:
     # Each body ends in the space after its last word and the text is padded with spaces, so a
     # match starts and ends at word boundaries.
     return re.compile("(?<= )(?:" + "|".join(bodies) + ")") if bodies else None
+
+
+# For one first word: (category index, the regex of that category's patterns starting with it).
+_Entry = tuple[int, re.Pattern[str]]
 
 
 class SafetyScreen:
@@ -297,21 +297,28 @@ class SafetyScreen:
         # Every language's patterns, negations and exceptions apply to every message: a Spanish
         # speaker may write English, and "no es suicida" must be cancelled even when the English
         # `suicid*` is what matched it.
-        self._categories: list[_Category] = []
+        self._names: list[str] = []
+        self._unless: list[re.Pattern[str] | None] = []
         self._negation = _union(collected.negations)
-        # An index of the words a match can start with, so a regex runs only where it could
-        # match: trying every alternation at every word of a 4,096-character message costs ~5 ms,
-        # with the index well under 1 ms.
-        self._exact: dict[str, list[int]] = {}
-        self._prefix: dict[str, list[int]] = {}
+        # Indexed by the word a match can start with, so that at each word of a message only the
+        # few patterns that can start there run: trying every pattern at every word of a
+        # 4,096-character message costs 5 ms and more, the index keeps it near 1 ms.
+        self._exact: dict[str, list[_Entry]] = {}
+        self._prefix: dict[str, list[_Entry]] = {}
         for category in CATEGORIES:
-            triggers = _union(collected.triggers[category])
-            if triggers is None:
+            if not collected.triggers[category]:
                 continue
-            key = len(self._categories)
-            self._categories.append(_Category(category, triggers, _union(collected.unless[category])))
-            for word, is_prefix in collected.firsts[category]:
-                (self._prefix if is_prefix else self._exact).setdefault(word, []).append(key)
+            key = len(self._names)
+            self._names.append(category)
+            self._unless.append(_union(collected.unless[category]))
+            by_first: dict[tuple[str, bool], list[str]] = {}
+            for body, firsts in collected.triggers[category]:
+                for first in firsts:
+                    by_first.setdefault(first, []).append(body)
+            for (word, is_prefix), bodies in by_first.items():
+                regex = _union(bodies)
+                assert regex is not None
+                (self._prefix if is_prefix else self._exact).setdefault(word, []).append((key, regex))
         self._prefix_lengths = sorted({len(word) for word in self._prefix})
 
     @classmethod
@@ -339,29 +346,28 @@ class SafetyScreen:
         if not norm:
             return None
         words = norm.split(" ")
-        keys_of = {word: self._keys_for(word) for word in set(words)}
-        starts: dict[int, list[int]] = {}
+        entries = {word: self._entries(word) for word in set(words)}
+        candidates: list[tuple[int, int, re.Pattern[str]]] = []
         pos = 1  # the padded text below starts with a space
         for word in words:
-            for key in keys_of[word]:
-                starts.setdefault(key, []).append(pos)
+            for key, regex in entries[word]:
+                candidates.append((key, pos, regex))
             pos += len(word) + 1
         padded = f" {norm} "
-        for key in sorted(starts):  # keys follow CATEGORIES, the priority order
-            category = self._categories[key]
-            for start in starts[key]:
-                m = category.triggers.match(padded, start)
-                if m and not self._negated(padded, start) and not _excepted(category.unless, padded, m):
-                    return category.name
+        # Category indexes follow CATEGORIES, so the first valid match is the most urgent one.
+        for key, start, regex in sorted(candidates, key=lambda c: c[0]):
+            m = regex.match(padded, start)
+            if m and not self._negated(padded, start) and not _excepted(self._unless[key], padded, m):
+                return self._names[key]
         return None
 
-    def _keys_for(self, word: str) -> list[int]:
-        keys = list(self._exact.get(word, ()))
+    def _entries(self, word: str) -> list[_Entry]:
+        found = list(self._exact.get(word, ()))
         for n in self._prefix_lengths:
             if n > len(word):
                 break
-            keys.extend(self._prefix.get(word[:n], ()))
-        return keys
+            found.extend(self._prefix.get(word[:n], ()))
+        return found
 
     def _negated(self, text: str, start: int) -> bool:
         # A negation cancels a match only when it ends right where the match begins ("not
@@ -398,8 +404,13 @@ def _load_file(path: Path, root: Path, collected: _Collected, errors: list[Conte
         lexicon = Lexicon.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
-            errors.append(ContentError(name, line_of(data, err["loc"]), f"{where}: {err['msg']}"))
+            loc = err["loc"]
+            if loc and loc[-1] == "[key]":  # a key of `categories` that is not a category id
+                loc = loc[:-1]
+                message = f"{loc[-1]!r} is not a category; use one of: {', '.join(CATEGORIES)}"
+            else:
+                message = f"{'.'.join(str(p) for p in loc)}: {err['msg']}"
+            errors.append(ContentError(name, line_of(data, loc), message))
         return
     if lexicon.language != path.stem:
         message = f"language is {lexicon.language!r}: it must match the file name"

@@ -17,3 +17,7 @@ def content() -> Content:
 @pytest.fixture()
 def holder(content: Content) -> ContentHolder:
     return ContentHolder(content)
+
+
+# PostgreSQL: a throwaway server (or NEUROSEQ_TEST_POSTGRES_URL), skipping with a reason if none.
+from pg import postgres_url  # noqa: E402, F401

@@ -10,10 +10,11 @@ import time
 
 import httpx
 import pytest
-from fakebot import FakeBotAPI, parse_html
-from fakebot.server import ApiError
 from hypothesis import given
 from hypothesis import strategies as st
+
+from fakebot import FakeBotAPI, parse_html
+from fakebot.server import ApiError
 
 
 @pytest.fixture

@@ -61,10 +61,20 @@ def test_no_red_green_coding():
     "pic",
     [
         Picture(steps=["<b>Regulate</b> &amp; calm", "Relate", "Reason"], start_index=0, caption="c"),
-        Picture(steps=["A very long step name that has to wrap over several lines"] * 3, start_index=1, caption="c", title="x " * 80),
+        Picture(
+            steps=["A very long step name that has to wrap over several lines"] * 3,
+            start_index=1,
+            caption="c",
+            title="x " * 80,
+        ),
         Picture(steps=["One"], start_index=5, caption="c"),
         Picture(steps=[], start_index=0, caption="c"),
-        Picture(steps=["Régler", "Relier", "Raisonner", "Plus"], start_index=-1, caption="c", title="Commencer ici"),
+        Picture(
+            steps=["Régler", "Relier", "Raisonner", "Plus"],
+            start_index=-1,
+            caption="c",
+            title="Commencer ici",
+        ),
     ],
 )
 def test_odd_inputs_still_render(pic):

@@ -7,6 +7,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -63,11 +64,10 @@ def test_language_page_has_every_question_and_activity(pages: Path, content: Con
         assert all(s in text for s in t.steps), f"{a.id}: a step is missing from {lang}.html"
     for qid in content.questions:
         assert question_text(content, qid, lang) in text, f"{qid} missing from {lang}.html"
+    raw = (pages / f"{lang}.html").read_text(encoding="utf-8")
     for q in content.questions.values():
         for o in q.options:
-            assert f'<span class="btn">{html.escape(o.label[lang])}</span>' in pages.joinpath(
-                f"{lang}.html"
-            ).read_text(encoding="utf-8")
+            assert f'<span class="btn">{html.escape(o.label[lang])}</span>' in raw, f"{q.id}/{o.id} button"
     for mid in content.messages[lang]:
         assert f'<span class="id">{mid}</span>' in text, f"message {mid} missing from {lang}.html"
     assert "does not render with sample data" not in text
@@ -153,6 +153,7 @@ class Browser:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,  # Chromium's own chatter (D-Bus, GPU) is not the page's
+            start_new_session=True,  # its renderer and GPU helpers share the group, to end them together
         )
         os.close(to_browser_r)
         os.close(from_browser_w)
@@ -247,7 +248,7 @@ class Browser:
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
         os.close(self._to_browser)
         os.close(self._from_browser)

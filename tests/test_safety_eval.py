@@ -25,7 +25,12 @@ def screen() -> SafetyScreen:
 
 def _cases() -> list[tuple[str, str, str]]:
     data = yaml.safe_load(EVAL.read_text(encoding="utf-8"))
-    return [(lang, label, text) for lang, by_label in data.items() for label, texts in by_label.items() for text in texts]
+    return [
+        (lang, label, text)
+        for lang, by_label in data.items()
+        for label, texts in by_label.items()
+        for text in texts
+    ]
 
 
 def test_eval_set_is_big_enough_and_well_labelled() -> None:

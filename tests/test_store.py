@@ -273,6 +273,23 @@ async def test_purge_inactive_removes_only_stale_users_and_all_their_rows(backen
     assert await store.purge_inactive(T0 + dt.timedelta(days=5)) == 0
 
 
+async def test_purge_spares_a_user_who_comes_back_during_it(backend: Backend) -> None:
+    clock = Clock()
+    store = await backend.open(clock)
+    async with store.transaction("back-3131") as tx:
+        await tx.save_session(Session(user_id="back-3131"))
+        await tx.add_outbox("back-3131", [a_reply("not sent yet")])
+    clock.now = T0 + dt.timedelta(days=10)
+    async with store.transaction("back-3131") as tx:  # they return: this transaction is still open...
+        await tx.add_outbox("back-3131", [a_reply("welcome back")])
+        purge = asyncio.create_task(store.purge_inactive(T0 + dt.timedelta(days=5)))
+        await asyncio.sleep(0.2)  # ...while the purge starts and must wait
+    assert await purge == 0
+    assert [p.reply.text for p in await store.pending_outbox()] == ["not sent yet", "welcome back"]
+    async with store.transaction("back-3131") as tx:
+        assert await tx.load_session() is not None
+
+
 async def test_prune_processed_forgets_old_update_ids(backend: Backend) -> None:
     clock = Clock()
     store = await backend.open(clock)

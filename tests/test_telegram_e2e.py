@@ -10,10 +10,10 @@ from __future__ import annotations
 import html
 
 import pytest
-from fakebot import BotMessage, FakeBotAPI, FakeUser
-from fakebot.harness import outbox_drained, polling_bot
 
 from bot.app import COMMANDS
+from fakebot import BotMessage, FakeBotAPI, FakeUser
+from fakebot.harness import outbox_drained, polling_bot
 from neuroseq_core.content import Content, ContentHolder
 from neuroseq_core.store.memory import MemoryStore
 

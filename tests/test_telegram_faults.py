@@ -13,9 +13,6 @@ import re
 import time
 
 import pytest
-from fakebot import FakeBotAPI, parse_html
-from fakebot.harness import outbox_drained, polling_bot
-from fakebot.service import FakeService
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from telegram import Update
@@ -33,6 +30,9 @@ from bot.render import (
     visible_length,
 )
 from bot.telegram_events import AddedToGroup, Ignored, Incoming, MemberStatus, map_update, parse_command
+from fakebot import FakeBotAPI, parse_html
+from fakebot.harness import outbox_drained, polling_bot
+from fakebot.service import FakeService
 from neuroseq_core.events import Button, Choice, Command, Picture, Reply, Start, Text, Unsupported
 from neuroseq_core.store.memory import MemoryStore
 
@@ -330,14 +330,21 @@ def test_keyboard_layout_by_label_length(labels, rows):
 
 
 def test_render_reply_shapes():
-    pic = Picture(steps=["Regulate", "Relate", "Reason"], start_index=1, caption="<b>Start</b> with Relate", title="Start here")
+    pic = Picture(
+        steps=["Regulate", "Relate", "Reason"],
+        start_index=1,
+        caption="<b>Start</b> with Relate",
+        title="Start here",
+    )
     parts = render_reply(Reply(text="Here", picture=pic, choices=[Button(id="a", label="OK")], token="t"))
     assert isinstance(parts[0], OutgoingPhoto) and parts[0].caption == "<b>Start</b> with Relate"
     assert isinstance(parts[1], OutgoingMessage) and parts[1].keyboard is not None
     long_caption = Picture(steps=["a"], start_index=0, caption="w " * 700)
     parts = render_reply(Reply(text="t", picture=long_caption))
     assert parts[0].caption == "" and [type(p) for p in parts[1:]] == [OutgoingMessage, OutgoingMessage]
-    long = render_reply(Reply(text="<b>" + "word " * 2000 + "</b>", choices=[Button(id="a", label="OK")], token="t"))
+    long = render_reply(
+        Reply(text="<b>" + "word " * 2000 + "</b>", choices=[Button(id="a", label="OK")], token="t")
+    )
     assert len(long) == 3 and [p.keyboard is not None for p in long] == [False, False, True]
     with pytest.raises(RenderError):
         render_reply(Reply(text=" ", choices=[Button(id="a", label="OK")], token="t"))
@@ -398,7 +405,9 @@ def test_map_update_events():
     start = map_update(_update({"update_id": 1, "message": _message(text="/start ref42")}), now)
     assert isinstance(start, Incoming) and start.event == Start(language="fr", now=now)
     assert (start.user_id, start.chat_id) == ("7", "7")
-    cmd = map_update(_update({"update_id": 2, "message": _message(text="/Delete@neuroseq_bot now please")}), now)
+    cmd = map_update(
+        _update({"update_id": 2, "message": _message(text="/Delete@neuroseq_bot now please")}), now
+    )
     assert cmd.event == Command(name="delete", args="now please", now=now)
     text = map_update(_update({"update_id": 3, "message": _message(text="/ not a command")}), now)
     assert text.event == Text(text="/ not a command", now=now)
@@ -416,13 +425,24 @@ def test_map_update_groups_and_membership():
         def m(status):
             return {"user": BOT, "status": status, **({"until_date": 0} if status == "kicked" else {})}
 
-        return {"update_id": 9, "my_chat_member": {"chat": chat, "from": USER, "date": 0, "old_chat_member": m(old), "new_chat_member": m(new)}}
+        return {
+            "update_id": 9,
+            "my_chat_member": {
+                "chat": chat,
+                "from": USER,
+                "date": 0,
+                "old_chat_member": m(old),
+                "new_chat_member": m(new),
+            },
+        }
 
     assert map_update(_update(member(GROUP, "left", "member"))) == AddedToGroup(chat_id="-9", language="fr")
     assert isinstance(map_update(_update(member(GROUP, "member", "left"))), Ignored)
     assert map_update(_update(member(PRIVATE, "member", "kicked"))) == MemberStatus(user_id="7", active=False)
     assert map_update(_update(member(PRIVATE, "kicked", "member"))) == MemberStatus(user_id="7", active=True)
-    assert isinstance(map_update(_update({"update_id": 10, "message": _message(chat=GROUP, text="/start")})), Ignored)
+    assert isinstance(
+        map_update(_update({"update_id": 10, "message": _message(chat=GROUP, text="/start")})), Ignored
+    )
     service_message = _message(new_chat_title="x")
     assert isinstance(map_update(_update({"update_id": 11, "message": service_message})), Ignored)
     bot_query = {"id": "q", "from": BOT, "chat_instance": "c", "data": "t|a", "message": _message(text="Q")}

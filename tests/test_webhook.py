@@ -6,14 +6,14 @@ import asyncio
 
 import httpx
 import pytest
-from fakebot import FakeBotAPI
-from fakebot.harness import settings_for
-from fakebot.server import free_socket
-from fakebot.service import FakeService
 
 from bot.app import ALLOWED_UPDATES
 from bot.runtime import running
 from bot.webhook import SECRET_HEADER, build_webhook_app, run_webhook, serve_webhook, webhook_config
+from fakebot import FakeBotAPI
+from fakebot.harness import settings_for
+from fakebot.server import free_socket
+from fakebot.service import FakeService
 from neuroseq_core.settings import ConfigurationError
 from neuroseq_core.store.memory import MemoryStore
 
@@ -56,7 +56,9 @@ async def seen(store, user_id, update_id):
         return await tx.seen(update_id)
 
 
-@pytest.mark.parametrize("headers", [{}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: ""}, {SECRET_HEADER: SECRET + "x"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: ""}, {SECRET_HEADER: SECRET + "x"}]
+)
 async def test_without_the_secret_nothing_is_processed(api, client, store, service, headers):
     update = text_update(api)
     response = await client.post("/telegram/hook", json=update, headers=headers)
@@ -95,7 +97,13 @@ async def test_failure_answers_500_and_the_repost_is_handled(api, client, store,
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[1, 2]", b'{"message": {}}', b'{"update_id": "7"}', b'{"update_id": 7, "message": {"nope": 1}}'],
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"message": {}}',
+        b'{"update_id": "7"}',
+        b'{"update_id": 7, "message": {"nope": 1}}',
+    ],
 )
 async def test_malformed_bodies_are_400(client, service, body):
     response = await client.post(
@@ -113,8 +121,13 @@ async def test_other_paths_and_health(client):
 
 async def test_button_press_through_the_webhook(api, client, service):
     user = api.user(501)
-    start = api.update_json("message", user.message_json(text="/start", entities=[{"type": "bot_command", "offset": 0, "length": 6}]))
-    assert (await client.post("/telegram/hook", json=start, headers={SECRET_HEADER: SECRET})).status_code == 200
+    start = api.update_json(
+        "message",
+        user.message_json(text="/start", entities=[{"type": "bot_command", "offset": 0, "length": 6}]),
+    )
+    assert (
+        await client.post("/telegram/hook", json=start, headers={SECRET_HEADER: SECRET})
+    ).status_code == 200
     question = user.last_keyboard()
     press = {
         "update_id": start["update_id"] + 1,
@@ -126,7 +139,9 @@ async def test_button_press_through_the_webhook(api, client, service):
             "data": question.keyboard[0][1]["callback_data"],
         },
     }
-    assert (await client.post("/telegram/hook", json=press, headers={SECRET_HEADER: SECRET})).status_code == 200
+    assert (
+        await client.post("/telegram/hook", json=press, headers={SECRET_HEADER: SECRET})
+    ).status_code == 200
     assert api.answered_callbacks == ["cb1"]
     assert question.text.endswith("✓ Mixed") and question.keyboard == []
 
@@ -152,9 +167,16 @@ def test_refuses_to_start_without_secret_or_url(api, extra, needle):
 async def test_serve_webhook_sets_the_webhook_and_serves(api, store, service):
     sock = free_socket()
     port = sock.getsockname()[1]
-    settings = settings_for(api, webhook_url=f"http://127.0.0.1:{port}/hook", webhook_secret=SECRET, webhook_listen=f"127.0.0.1:{port}")
+    settings = settings_for(
+        api,
+        webhook_url=f"http://127.0.0.1:{port}/hook",
+        webhook_secret=SECRET,
+        webhook_listen=f"127.0.0.1:{port}",
+    )
     stop = asyncio.Event()
-    task = asyncio.create_task(serve_webhook(settings, stop, store=store, service=service, sockets=[sock], http_timeout=5.0))
+    task = asyncio.create_task(
+        serve_webhook(settings, stop, store=store, service=service, sockets=[sock], http_timeout=5.0)
+    )
     await api.wait_until(lambda: bool(api.calls_to("setWebhook")), timeout=10)
     [call] = api.calls_to("setWebhook")
     assert call.params["url"] == f"http://127.0.0.1:{port}/hook"

@@ -337,11 +337,14 @@ class MemoryStore:
     async def purge_inactive(self, before: dt.datetime) -> int:
         """Delete users with no activity since `before`; returns how many."""
         cutoff = as_utc(before)
-        gone = [uid for uid, u in self._state.users.items() if u.last_seen_at < cutoff]
-        for user_id in gone:
+        count = 0
+        for user_id in [uid for uid, u in self._state.users.items() if u.last_seen_at < cutoff]:
             async with self._locks.hold(user_id):
-                self._state.erase(user_id)
-        return len(gone)
+                user = self._state.users.get(user_id)
+                if user is not None and user.last_seen_at < cutoff:  # not back while we waited
+                    self._state.erase(user_id)
+                    count += 1
+        return count
 
     async def prune_processed(self, before: dt.datetime) -> int:
         """Forget handled update ids older than `before`; returns how many."""

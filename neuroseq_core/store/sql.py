@@ -156,6 +156,22 @@ def _insert(dialect: str, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
+# The two upserts on every update, as text: the same SQL on SQLite and PostgreSQL, and (unlike the dialects'
+# on_conflict constructs) cacheable by SQLAlchemy, so they are not compiled again for each update.
+_TOUCH_USER = sa.text(
+    "INSERT INTO users (user_id, active, created_at, last_seen_at) VALUES (:user_id, true, :now, :now) "
+    "ON CONFLICT (user_id) DO UPDATE SET active = true, last_seen_at = excluded.last_seen_at"
+).bindparams(sa.bindparam("user_id", type_=_USER), sa.bindparam("now", type_=UTCDateTime()))
+_MARK_SEEN = sa.text(
+    "INSERT INTO processed_updates (update_id, user_id, handled_at) VALUES (:update_id, :user_id, :now) "
+    "ON CONFLICT (update_id) DO NOTHING"
+).bindparams(
+    sa.bindparam("update_id", type_=sa.BigInteger()),
+    sa.bindparam("user_id", type_=_USER),
+    sa.bindparam("now", type_=UTCDateTime()),
+)
+
+
 def _normalise_url(url: str) -> URL:
     sa_url = make_url(url)
     backend = sa_url.get_backend_name()
@@ -240,12 +256,10 @@ class SqlTransaction:
 
     async def mark_seen(self, update_id: int) -> None:
         """Record that this update id is handled, in this transaction."""
-        stmt = _insert(self._store.dialect, processed_updates).values(
-            update_id=update_id,
-            user_id=None if self._deleted else self.user_id,
-            handled_at=self._store.clock(),
+        owner = None if self._deleted else self.user_id
+        await self._conn.execute(
+            _MARK_SEEN, {"update_id": update_id, "user_id": owner, "now": self._store.clock()}
         )
-        await self._conn.execute(stmt.on_conflict_do_nothing(index_elements=["update_id"]))
 
     async def load_session(self) -> Session | None:
         """This user's session, or None for a new user."""
@@ -344,12 +358,7 @@ class SqlStore:
     async def _touch(self, conn: AsyncConnection, user_id: str, now: dt.datetime) -> None:
         # ON CONFLICT DO UPDATE locks the existing row (PostgreSQL), so this one statement both records
         # activity and takes the per-user row lock that serialises processes: no separate SELECT FOR UPDATE.
-        stmt = _insert(self.dialect, users).values(
-            user_id=user_id, active=True, created_at=now, last_seen_at=now
-        )
-        await conn.execute(
-            stmt.on_conflict_do_update(index_elements=["user_id"], set_={"active": True, "last_seen_at": now})
-        )
+        await conn.execute(_TOUCH_USER, {"user_id": user_id, "now": now})
 
     @asynccontextmanager
     async def transaction(self, user_id: str) -> AsyncIterator[SqlTransaction]:
@@ -399,13 +408,16 @@ class SqlStore:
 
     async def purge_inactive(self, before: dt.datetime) -> int:
         """Delete users with no activity since `before` (every row of theirs); returns how many."""
-        stale = sa.select(users.c.user_id).where(users.c.last_seen_at < before)
         async with self._begin() as conn:
-            await conn.execute(sa.delete(outbox).where(outbox.c.user_id.in_(stale)))
-            gone = await conn.execute(
+            # Users first: on PostgreSQL the DELETE waits for a user's open transaction and re-checks
+            # last_seen_at after it, so someone who came back meanwhile stays (with their outbox).
+            deleted = await conn.execute(
                 sa.delete(users).where(users.c.last_seen_at < before).returning(users.c.user_id)
             )
-            return len(gone.all())
+            gone = list(deleted.scalars())
+            for i in range(0, len(gone), 1000):
+                await conn.execute(sa.delete(outbox).where(outbox.c.user_id.in_(gone[i : i + 1000])))
+            return len(gone)
 
     async def prune_processed(self, before: dt.datetime) -> int:
         """Forget update ids handled before `before` (redeliveries come within hours); returns how many."""

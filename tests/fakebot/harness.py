@@ -29,14 +29,16 @@ class RunningBot:
     task: asyncio.Task[int]
     stop: asyncio.Event
 
-    async def shutdown(self, timeout: float = 10.0) -> int:
+    async def shutdown(self, timeout: float = 10.0) -> int:  # noqa: ASYNC109
         """Ask it to stop and wait for its exit code."""
         self.stop.set()
         return await asyncio.wait_for(self.task, timeout)
 
 
 @contextlib.asynccontextmanager
-async def polling_bot(api: FakeBotAPI, store: Store, service: Any, **options: Any) -> AsyncIterator[RunningBot]:
+async def polling_bot(
+    api: FakeBotAPI, store: Store, service: Any, **options: Any
+) -> AsyncIterator[RunningBot]:
     """The bot polling the fake server until the block ends (fast timeouts unless overridden)."""
     merged = {**FAST, **options}
     stop = asyncio.Event()
@@ -53,7 +55,7 @@ async def polling_bot(api: FakeBotAPI, store: Store, service: Any, **options: An
             await running.shutdown()
 
 
-async def outbox_drained(store: Store, timeout: float = 5.0) -> bool:
+async def outbox_drained(store: Store, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
     """Wait until the outbox is empty (a reply is marked sent just after the server has it)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -20,10 +20,10 @@ import re
 import socket
 import time
 import urllib.parse
-from email.parser import BytesParser
-from email.policy import HTTP
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 
 import uvicorn
@@ -784,7 +784,7 @@ class FakeBotAPI:
         """Recorded calls of one method (case-insensitive)."""
         return [c for c in self.calls if c.method.lower() == method.lower()]
 
-    async def wait_until(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Wait until condition() holds (checked after every call the bot makes)."""
 
         async def _wait() -> None:
@@ -972,7 +972,9 @@ class FakeUser:
         return new
 
     async def wait_for_message(
-        self, predicate: Callable[[BotMessage], bool] | None = None, timeout: float = 5.0
+        self,
+        predicate: Callable[[BotMessage], bool] | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109
     ) -> BotMessage:
         """The next unread bot message matching predicate (unread ones before it count as read)."""
         found: list[BotMessage] = []
@@ -995,13 +997,16 @@ class FakeUser:
             ) from None
         return found[0]
 
-    async def wait_for_keyboard(self, timeout: float = 5.0) -> BotMessage:
+    async def wait_for_keyboard(self, timeout: float = 5.0) -> BotMessage:  # noqa: ASYNC109
         """The next unread message with buttons."""
         return await self.wait_for_message(lambda m: bool(m.keyboard), timeout)
 
 
 async def wait_for_message(
-    api: FakeBotAPI, chat_id: int, predicate: Callable[[BotMessage], bool] | None = None, timeout: float = 5.0
+    api: FakeBotAPI,
+    chat_id: int,
+    predicate: Callable[[BotMessage], bool] | None = None,
+    timeout: float = 5.0,  # noqa: ASYNC109
 ) -> BotMessage:
     """The first bot message to chat_id matching predicate, waiting up to timeout."""
     found: list[BotMessage] = []

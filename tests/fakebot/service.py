@@ -57,7 +57,12 @@ class FakeService:
             if index + 1 < len(QUESTIONS):
                 return [self._question(session, index + 1)]
             session.token = ""
-            picture = Picture(steps=["Regulate", "Relate", "Reason"], start_index=0, caption="Start with Regulate", title="Start here")
+            picture = Picture(
+                steps=["Regulate", "Relate", "Reason"],
+                start_index=0,
+                caption="Start with Regulate",
+                title="Start here",
+            )
             return [Reply(text="Thank you. <i>Here is where to start.</i>", picture=picture, kind="result")]
         if isinstance(event, Text):
             return [Reply(text=f"You said: {html.escape(event.text)}")]
@@ -69,7 +74,9 @@ class FakeService:
             return [Reply(text=f"unsupported {event.what}")]
         return []
 
-    async def handle(self, user_id: str, chat_id: str, event: Event, update_id: int | None = None) -> list[OutboxItem]:
+    async def handle(
+        self, user_id: str, chat_id: str, event: Event, update_id: int | None = None
+    ) -> list[OutboxItem]:
         """The Service contract: one transaction, [] for a redelivery."""
         async with self.store.transaction(user_id) as tx:
             if update_id is not None and await tx.seen(update_id):
@@ -84,7 +91,10 @@ class FakeService:
             if update_id is not None:
                 await tx.mark_seen(update_id)
             ids = await tx.add_outbox(chat_id, replies)
-        return [OutboxItem(id=i, user_id=user_id, chat_id=chat_id, reply=r) for i, r in zip(ids, replies, strict=True)]
+        return [
+            OutboxItem(id=i, user_id=user_id, chat_id=chat_id, reply=r)
+            for i, r in zip(ids, replies, strict=True)
+        ]
 
     def notice(self, message_id: str, language: str | None = None) -> Reply:
         """Fixed notices: the id itself as text (commands.* too)."""

@@ -1,0 +1,71 @@
+"""Benchmark the safety screen: 100- and 4,096-character messages; PASS under 5 ms at 4,096.
+
+Run: python bench/bench_safety.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from neuroseq_core.safety import SafetyScreen
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET_MS = 5.0
+# Ordinary messages (the common case: every lexicon runs to the end) in both languages, and one
+# full of near-misses that make the screen check negations and exceptions again and again.
+SAMPLES = {
+    "en ordinary": "My son is seven and mornings are hard: he screams when we put his shoes on, hides under "
+    "the table and says he hates school. The teacher says he can't sit still at carpet time. ",
+    "es ordinary": "Mi hija tiene siete años y las mañanas le cuestan muchísimo; grita cuando le ponemos los "
+    "zapatos, se esconde debajo de la mesa y dice que odia el cole. ¿Qué podemos hacer? ",
+    "en near-misses": "He's not suicidal, just tired. No one is hurting him. The film was to die for and she "
+    "is killing it at school; he hit the ball so hard. I could murder a coffee. ",
+}
+
+
+def _text(sample: str, size: int) -> str:
+    return (sample * (size // len(sample) + 1))[:size]
+
+
+def _measure(screen: SafetyScreen, text: str, runs: int) -> tuple[float, float]:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        screen.screen(text)
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
+
+
+def main() -> int:
+    """Print median and p99 per message kind and size; exit 1 if 4,096 characters take 5 ms or more."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=1000)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    screen, errors = SafetyScreen.load(ROOT / "content")
+    load_ms = (time.perf_counter() - start) * 1000
+    if any(not e.warning for e in errors):
+        print("\n".join(str(e) for e in errors))
+        return 2
+    print(f"lexicons loaded and compiled in {load_ms:.1f} ms")
+    worst = 0.0
+    for name, sample in SAMPLES.items():
+        for size in (100, 4096):
+            median, p99 = _measure(screen, _text(sample, size), args.runs)
+            print(f"{name:<16} {size:>5} chars  median {median:6.3f} ms  p99 {p99:6.3f} ms")
+            if size == 4096:
+                worst = max(worst, median)
+    ok = worst < BUDGET_MS
+    print(
+        f"{'PASS' if ok else 'FAIL'}: worst median at 4,096 characters {worst:.3f} ms (budget {BUDGET_MS} ms)"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
