@@ -146,7 +146,9 @@ async def _purge(settings: Settings, days: int | None) -> int:
     keep = days if days is not None else settings.retention_days
     store = await open_store(settings.database_url)
     try:
-        n = await store.purge_inactive(dt.datetime.now(dt.UTC) - dt.timedelta(days=keep))
+        now = dt.datetime.now(dt.UTC)
+        n = await store.purge_inactive(now - dt.timedelta(days=keep))
+        await store.prune_processed(now - dt.timedelta(days=3))
     finally:
         await store.close()
     print(f"removed the data of {n} user(s) inactive for more than {keep} days")

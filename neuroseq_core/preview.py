@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateError
+from markupsafe import Markup
 
 from neuroseq_core.content import Content, load_content
 from neuroseq_core.message_spec import BASE_SAMPLE, MESSAGES
@@ -46,14 +47,18 @@ def render_language(c: Content, lang: str) -> str:
         parts.append(f"<h3>{html.escape(qn.id)}</h3>")
         for q in qn.questions:
             text = c.text_of(q.text, lang, child=BASE_SAMPLE["child"])
-            buttons = "".join(f'<span class="btn">{html.escape(c.local(o.label, lang))}</span>' for o in q.options)
-            parts.append(f'<div class="msg"><span class="id">{q.id} · {q.level}</span>\n{text}\n{buttons}</div>')
+            buttons = "".join(
+                f'<span class="btn">{html.escape(c.local(o.label, lang))}</span>' for o in q.options
+            )
+            parts.append(
+                f'<div class="msg"><span class="id">{q.id} · {q.level}</span>\n{text}\n{buttons}</div>'
+            )
     parts.append("<h2>Messages</h2>")
     for mid in sorted(c.messages.get(lang, {})):
         try:
             text = c.text(mid, lang, **_message_sample(c, mid))
         except TemplateError as exc:
-            text = html.escape(f"(does not render with sample data: {exc})")
+            text = Markup(html.escape(f"(does not render with sample data: {exc})"))  # noqa: S704 - escaped here
         parts.append(f'<div class="msg"><span class="id">{html.escape(mid)}</span>\n{text}</div>')
     parts.append("<h2>Activities</h2>")
     for a in c.activities.values():
@@ -75,7 +80,9 @@ def render_flows() -> str:
 
     parts = ["<h1>Flows</h1>"]
     for flow in FLOWS.values():
-        parts.append(f"<h2>{html.escape(flow.name)}</h2><pre class='mermaid'>{html.escape(flow.mermaid())}</pre>")
+        parts.append(
+            f"<h2>{html.escape(flow.name)}</h2><pre class='mermaid'>{html.escape(flow.mermaid())}</pre>"
+        )
     return "\n".join(parts)
 
 
@@ -89,7 +96,9 @@ def write_preview(content_dir: Path | None, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     langs = content.languages.languages
     for lang in langs:
-        (out / f"{lang}.html").write_text(_page(f"neuroseq {lang}", lang, render_language(content, lang), langs), "utf-8")
+        (out / f"{lang}.html").write_text(
+            _page(f"neuroseq {lang}", lang, render_language(content, lang), langs), "utf-8"
+        )
     (out / "flows.html").write_text(_page("neuroseq flows", "en", render_flows(), langs), "utf-8")
     links = "".join(f'<li><a href="{lang}.html">{lang}</a></li>' for lang in langs)
     index = f"<h1>neuroseq content preview</h1><ul>{links}<li><a href='flows.html'>flows</a></li></ul>"

@@ -416,24 +416,20 @@ def _load_file(path: Path, root: Path, collected: _Collected, errors: list[Conte
         message = f"language is {lexicon.language!r}: it must match the file name"
         errors.append(ContentError(name, line_of(data, ["language"]), message))
 
-    def add(
-        patterns: list[str], loc: list[str | int], into: list[str], firsts: set[tuple[str, bool]]
-    ) -> None:
+    def compiled(patterns: list[str], loc: list[str | int]) -> list[tuple[str, Firsts]]:
+        out = []
         for i, pattern in enumerate(patterns):
             try:
-                body, pattern_firsts = compile_pattern(pattern, lexicon.max_gap, lexicon.lists)
+                out.append(compile_pattern(pattern, lexicon.max_gap, lexicon.lists))
             except PatternError as exc:
                 errors.append(ContentError(name, line_of(data, [*loc, i]), f"pattern {pattern!r}: {exc}"))
-                continue
-            into.append(body)
-            firsts |= pattern_firsts
+        return out
 
-    unused: set[tuple[str, bool]] = set()
-    add(lexicon.negations, ["negations"], collected.negations, unused)
+    collected.negations += [body for body, _ in compiled(lexicon.negations, ["negations"])]
     for category, cat in lexicon.categories.items():
         at: list[str | int] = ["categories", category]
-        add(cat.patterns, [*at, "patterns"], collected.triggers[category], collected.firsts[category])
-        add(cat.unless, [*at, "unless"], collected.unless[category], unused)
+        collected.triggers[category] += compiled(cat.patterns, [*at, "patterns"])
+        collected.unless[category] += [body for body, _ in compiled(cat.unless, [*at, "unless"])]
 
 
 def run_safety_check(stdin: TextIO, stdout: TextIO, screen: SafetyScreen, language: str = "en") -> int:

@@ -8,8 +8,10 @@ from neuroseq_core.content import ContentHolder
 from neuroseq_core.engine import new_session, step
 from neuroseq_core.events import Event, Reply
 from neuroseq_core.store.base import OutboxItem, Store
+from neuroseq_core.store.memory import StaleSessionError
 
 log = logging.getLogger(__name__)
+STALE_RETRIES = 3
 
 
 class Service:
@@ -22,7 +24,21 @@ class Service:
     async def handle(
         self, user_id: str, chat_id: str, event: Event, update_id: int | None = None
     ) -> list[OutboxItem]:
-        """Handle one event; returns the committed replies to send now ([] for a redelivery)."""
+        """Handle one event; returns the committed replies to send now ([] for a redelivery).
+
+        The store's row lock serialises a user's updates; the optimistic version check is the
+        second guard, and on a conflict the whole step is run again on the fresh session.
+        """
+        for attempt in range(STALE_RETRIES):
+            try:
+                return await self._handle_once(user_id, chat_id, event, update_id)
+            except StaleSessionError:
+                log.warning("session changed underneath; retrying", extra={"attempt": attempt + 1})
+        return await self._handle_once(user_id, chat_id, event, update_id)
+
+    async def _handle_once(
+        self, user_id: str, chat_id: str, event: Event, update_id: int | None
+    ) -> list[OutboxItem]:
         content = self.content.current
         async with self.store.transaction(user_id) as tx:
             if update_id is not None and await tx.seen(update_id):

@@ -11,6 +11,8 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from neuroseq_core.events import Button, Reply
 from neuroseq_core.session import LevelResult, Profile, Session
@@ -481,3 +483,48 @@ async def test_open_store_refuses_urls_it_cannot_serve(url: str, message: str) -
 
 async def test_memory_url_gives_a_memory_store() -> None:
     assert isinstance(await open_store("memory://"), MemoryStore)
+
+
+_steps = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b"]),
+        st.sampled_from(["save", "delete", "fail"]),
+        st.dictionaries(
+            st.text(min_size=1, max_size=8), st.one_of(st.none(), st.text(max_size=8)), max_size=4
+        ),
+    ),
+    max_size=12,
+)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=_steps)
+async def test_store_agrees_with_a_plain_dict(kind: str, steps, tmp_path_factory) -> None:
+    """Any sequence of saves, erasures and failed updates leaves what a dict of committed sessions says."""
+    url = "memory://" if kind == "memory" else f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('p') / 'p.db'}"
+    store = await open_store(url)
+    model: dict[str, dict[str, str | None]] = {}
+    try:
+        for user, action, answers in steps:
+            try:
+                async with store.transaction(user) as tx:
+                    session = await tx.load_session() or Session(user_id=user)
+                    if action == "delete":
+                        await tx.delete_user()
+                    else:
+                        await tx.save_session(session.model_copy(update={"answers": answers}))
+                    if action == "fail":
+                        raise KeyError("failed update")
+            except KeyError:
+                continue
+            if action == "delete":
+                model.pop(user, None)
+            else:
+                model[user] = answers
+        for user in ("a", "b"):
+            async with store.transaction(user) as tx:
+                session = await tx.load_session()
+            assert (session.answers if session else None) == model.get(user)
+    finally:
+        await store.close()

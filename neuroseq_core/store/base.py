@@ -54,8 +54,10 @@ class Store(Protocol):
     def transaction(self, user_id: str) -> AbstractAsyncContextManager[Transaction]:
         """A transaction holding this user's lock: one update of a user at a time."""
 
-    async def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:
-        """Replies committed but not yet sent, oldest first."""
+    async def pending_outbox(
+        self, limit: int = 100, older_than: dt.datetime | None = None
+    ) -> list[OutboxItem]:
+        """Replies committed but not yet sent, oldest first (optionally only those created before a time)."""
 
     async def mark_sent(self, item_id: int) -> None:
         """Remove a delivered reply from the outbox."""
@@ -71,6 +73,9 @@ class Store(Protocol):
 
     async def purge_inactive(self, before: dt.datetime) -> int:
         """Delete users with no activity since `before`; returns how many."""
+
+    async def prune_processed(self, before: dt.datetime) -> int:
+        """Forget processed update ids older than `before` (redeliveries come within hours)."""
 
     async def profiles(self, user_id: str) -> list[tuple[dt.datetime, Profile]]:
         """A user's completed profiles, oldest first."""

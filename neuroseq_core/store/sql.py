@@ -342,8 +342,9 @@ class SqlStore:
         self.clock = clock
         self._locks = KeyedLock()
         # SQLite has one writer at a time. Queueing this process's writers here (first come, first served)
-        # instead of in SQLite's busy handler, which polls with growing sleeps, cut p99 from ~1.4 s to a
-        # few ms with 16 concurrent users (bench/bench_store.py). Other processes still wait in busy_timeout.
+        # instead of in SQLite's busy handler, which polls with growing sleeps, cut p99 with 16 concurrent
+        # users from ~1.4 s to the length of the queue (bench/bench_store.py). Other processes still wait
+        # in busy_timeout. Not re-entrant: never call a writing store method inside `transaction`.
         self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @asynccontextmanager
@@ -362,7 +363,11 @@ class SqlStore:
 
     @asynccontextmanager
     async def transaction(self, user_id: str) -> AsyncIterator[SqlTransaction]:
-        """A transaction holding this user's lock; committed on normal exit, rolled back on exception."""
+        """A transaction holding this user's lock; committed on normal exit, rolled back on exception.
+
+        Use only the transaction object inside: a writing store method called in the block would wait for
+        this very transaction (forever on SQLite, where this process's writers queue on one lock).
+        """
         async with self._locks.hold(user_id), self._begin() as conn:
             await self._touch(conn, user_id, self.clock())
             yield SqlTransaction(self, conn, user_id)
