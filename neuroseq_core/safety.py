@@ -72,7 +72,8 @@ SAMPLE_CONTEXT: dict[str, object] = {
 _APOSTROPHES = re.compile("['’‘`´ʼ]")
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 # A token that mixes letters with leet characters ("k1ll", "su1cide", "$uicide", "d13").
-_LEET_TOKEN = re.compile(r"[^\s]*[a-z][0-9@$][^\s]*|[0-9@$][a-z][^\s]*")
+# Anchored at the start of a token so the scan stays linear on long runs without spaces.
+_LEET_TOKEN = re.compile(r"(?<!\S)\S*?(?:[a-z][0-9@$]|[0-9@$][a-z])\S*")
 # The combining marks that NFKD splits off accented letters (é -> e + ´), all in the BMP.
 _COMBINING = re.compile(
     "[" + "".join(re.escape(chr(c)) for c in range(0x300, 0x10000) if unicodedata.combining(chr(c))) + "]+"

@@ -213,10 +213,14 @@ def test_screen_never_raises(text: str) -> None:
         "$1@!" * 2_500,
         "\n" * 5_000,
         "̀" * 5_000,  # lone combining marks
+        "a" * 5_000 + "." + "1" * 5_000,  # one long token: leetspeak handling must stay linear
+        "1" * 10_000 + "a",
     ],
 )
 def test_screen_survives_odd_text(screen: SafetyScreen, text: str) -> None:
+    start = time.perf_counter()
     assert screen.screen(text) in (None, *CATEGORIES)
+    assert time.perf_counter() - start < 0.1  # no quadratic corner
 
 
 _SCREEN: list[SafetyScreen] = []

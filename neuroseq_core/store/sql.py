@@ -134,6 +134,8 @@ outbox = sa.Table(
     sa.Column("payload", sa.Text(), nullable=False),  # Reply JSON
     sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # Ids are never reused (SQLite would reuse a deleted max id): the sender remembers delivered ids.
+    sqlite_autoincrement=True,
 )
 
 reminders = sa.Table(

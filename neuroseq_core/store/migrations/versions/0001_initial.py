@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
         sa.Column("created_at", TIME, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_outbox"),
+        sqlite_autoincrement=True,  # ids are never reused: the sender remembers delivered ids
     )
     op.create_index("ix_outbox_user_id", "outbox", ["user_id"])
 
