@@ -33,13 +33,13 @@ REQUIRED_QUESTIONNAIRES = {
 # Claims we never make (DOMAIN.md): clinical tools, diagnosis, affiliation. A mention right after a
 # negation ("not a diagnosis", "no es un diagnóstico") is the disclaimer itself, and is allowed.
 FORBIDDEN = re.compile(
-    r"brain[\s-]*map|heat[\s-]*map|nmt\s+assessment|neurosequential\s+assessment|\bmetric\b|diagnos\w*|"
+    r"brain[\s-]*map|heat[\s-]*map|assessment|evaluaci[oó]n\s+cl[ií]nica|\bmetric\b|diagnos\w*|"
     r"diagn[oó]stic\w*|certified|certificad\w*|developmental\s+age|edad\s+(?:de\s+)?desarrollo|"
     r"cortical\s+modulation|endorsed\s+by|avalad\w+\s+por|affiliated\s+with|afiliad\w+\s+(?:a|con)",
     re.IGNORECASE,
 )
 NEGATION = re.compile(
-    r"\b(?:not|no|never|nor|isn't|aren't|doesn't|don't|without|ni|sin|nunca|tampoco|no\s+es|no\s+est[aá])\b"
+    r"\b(?:not|no|never|nor|isn[’']t|aren[’']t|doesn[’']t|don[’']t|without|ni|sin|nunca|tampoco|no\s+es|no\s+est[aá])\b"
     r"(?:\W+\w+){0,3}\W*$",
     re.IGNORECASE,
 )
@@ -383,8 +383,12 @@ def _all_texts(c: Content) -> Iterator[tuple[str, int, str]]:
             yield from ((f, line, t) for t in o.label.values())
     for a in c.activities.values():
         f, line = _src(c, f"activity:{a.id}")
+        yield f, line, a.source
         for t in a.text.values():
             yield from ((f, line, s) for s in (t.title, t.why, *t.steps, *t.materials))
+    for r in c.regions.values():
+        for h in r.helplines:
+            yield f"resources/{r.id}.yaml", 1, h.name
     for lv in c.sequence.levels:
         yield from (("sequence.yaml", 1, t) for t in (*lv.name.values(), *lv.description.values()))
     for st in c.sequence.steps:
