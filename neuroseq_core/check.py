@@ -40,7 +40,7 @@ FORBIDDEN = re.compile(
 )
 NEGATION = re.compile(
     r"\b(?:not|no|never|nor|isn[’']t|aren[’']t|doesn[’']t|don[’']t|without|ni|sin|nunca|tampoco|no\s+es|no\s+est[aá])\b"
-    r"(?:\W+\w+){0,3}\W*$",
+    r"(?:\W+\w+){0,5}\W*$",
     re.IGNORECASE,
 )
 
