@@ -58,6 +58,41 @@ def content_languages(holder: Any) -> list[str]:
         return []
 
 
+def quiet_http_logs() -> None:
+    """Keep tokens and user text out of library logs.
+
+    httpx logs each request URL (which holds the bot token) at INFO; python-telegram-bot logs
+    every request's parameters and every update (message text) at DEBUG.
+    """
+    for name, floor in (
+        ("httpx", logging.WARNING),
+        ("httpcore", logging.WARNING),
+        ("telegram", logging.INFO),
+    ):
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < floor:
+            logger.setLevel(floor)
+
+
+class _Redact(logging.Filter):
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "<token>"), None
+        return True
+
+
+def redact_in_logs(secret: str) -> None:
+    """Replace the token in every record the root handlers write (PTB logs its URL at DEBUG)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _Redact) and f.secret == secret for f in handler.filters):
+            handler.addFilter(_Redact(secret))
+
+
 @dataclass
 class Runtime:
     """A started bot: the Application, its adapter, the service and the store."""
@@ -79,6 +114,8 @@ async def running(
 ) -> AsyncIterator[Runtime]:
     """Open everything, start the Application and the outbox flusher; undo it all on exit."""
     settings.require_token()  # a clear configuration error before anything is opened
+    quiet_http_logs()
+    redact_in_logs(settings.require_token())
     own_store = store is None
     if service is None:
         holder = load_content(settings)

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from neuroseq_core.content import ContentInvalid
 from neuroseq_core.settings import ConfigurationError, Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -204,6 +205,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"neuroseq: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ContentInvalid as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        print("neuroseq: the content has errors; fix them and try again", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_OK
     except BrokenPipeError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import html
+import logging
 import re
 import time
 
@@ -178,6 +179,18 @@ async def test_a_poison_update_is_given_up_and_others_go_on(api, store, service)
         service.fail_next = 0
         other.send_text("still here")
         assert (await other.wait_for_message(timeout=10)).text == "You said: still here"
+
+
+async def test_logs_carry_no_token_and_no_text(api, store, service, caplog):
+    caplog.set_level(logging.DEBUG)
+    async with polling_bot(api, store, service):
+        user = api.user(111)
+        service.fail_next = 1
+        user.send_text("my secret worry")
+        await user.wait_for_message(lambda m: m.text.startswith("You said"), timeout=10)
+    assert caplog.records, "expected some logs"
+    assert api.token not in caplog.text
+    assert "my secret worry" not in caplog.text
 
 
 # ---- odd input -------------------------------------------------------------------------------
