@@ -35,9 +35,29 @@ async def api():
         yield server
 
 
-@pytest.fixture
-def store():
-    return MemoryStore()
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+async def store(request, tmp_path):
+    """The same conversations on every store: in memory, SQLite, and a real PostgreSQL."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    from neuroseq_core.store.sql import open_store
+
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    s = await open_store(url)
+    if request.param == "postgres":
+        # The server is shared by the test session; each fake Bot API numbers updates from the start.
+        import sqlalchemy as sa
+
+        async with s.engine.begin() as conn:
+            await conn.execute(
+                sa.text("TRUNCATE users, sessions, profiles, processed_updates, outbox, reminders CASCADE")
+            )
+    yield s
+    await s.close()
 
 
 @pytest.fixture
