@@ -18,9 +18,10 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.render import answered_text, label_for
-from bot.sender import KeyedLocks, Sender
+from bot.sender import Sender
 from bot.telegram_events import AddedToGroup, Ignored, Incoming, MemberStatus, map_update
 from neuroseq_core.events import Choice, Event, Reply
+from neuroseq_core.locks import KeyedLock
 from neuroseq_core.picture import plain
 from neuroseq_core.settings import Settings
 from neuroseq_core.store.base import OutboxItem, Store
@@ -58,7 +59,7 @@ class Adapter:
         self.store = store
         self.sender = sender
         self.failed: set[int] = set()  # update ids whose handling raised (for webhook/polling retries)
-        self._chat_locks = KeyedLocks()
+        self._chat_locks = KeyedLock()
         self._apologised: OrderedDict[int, None] = OrderedDict()
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

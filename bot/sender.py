@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator
 
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -21,6 +20,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 
 from bot.render import Outgoing, OutgoingMessage, RenderError, render_reply
 from neuroseq_core.events import Reply
+from neuroseq_core.locks import KeyedLock
 from neuroseq_core.store.base import OutboxItem, Store
 
 log = logging.getLogger(__name__)
@@ -45,28 +45,6 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     return 1.0
 
 
-class KeyedLocks:
-    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        """Hold the lock of `key` for the block."""
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class Sender:
     """Sends outbox items; shared by the update handlers and the background flusher."""
 
@@ -86,7 +64,7 @@ class Sender:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.flush_interval = flush_interval
-        self._user_locks = KeyedLocks()
+        self._user_locks = KeyedLock()
         self._in_flight: set[int] = set()
         self._done: OrderedDict[int, None] = OrderedDict()
         self._parts_sent: dict[int, int] = {}  # item id -> parts already delivered (photo, text...)

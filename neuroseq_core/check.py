@@ -266,12 +266,8 @@ def _conditions(cond: Condition) -> Iterator[Condition]:
 
 
 def _referrals(c: Content) -> Iterator[ContentError]:
-    ids: set[str] = set()
-    for rule in c.referrals:
+    for rule in c.referrals:  # unique ids are checked as they load
         f, line = _src(c, f"referral:{rule.id}", "referrals.yaml")
-        if rule.id in ids:
-            yield ContentError(f, line, f"referral rule id '{rule.id}' is used twice")
-        ids.add(rule.id)
         for lang in c.languages.languages:
             if not c.has_message(rule.message, lang):
                 yield ContentError(

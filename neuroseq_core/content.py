@@ -7,10 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources as importlib_resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from markupsafe import Markup
-from pydantic import BaseModel, ValidationError
 
 from neuroseq_core.events import Reply
 from neuroseq_core.models import (
@@ -24,9 +23,17 @@ from neuroseq_core.models import (
     Sequence,
 )
 from neuroseq_core.render import render
-from neuroseq_core.yamlio import ContentError, LineDict, LineList, YamlError, line_of, load_yaml
-
-M = TypeVar("M", bound=BaseModel)
+from neuroseq_core.yamlio import (
+    ContentError,
+    LineDict,
+    LineList,
+    M,
+    YamlError,
+    line_of,
+    load_yaml,
+    read_folder,
+    validate,
+)
 
 
 class ContentInvalid(Exception):
@@ -129,20 +136,6 @@ class ContentHolder:
             self._content = content
 
 
-def _validate(
-    model: type[M], data: Any, file: str, errors: list[ContentError], prefix: tuple[Any, ...] = ()
-) -> M | None:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            line = line_of(data, loc)
-            where = ".".join(str(p) for p in (*prefix, *loc)) or "(top level)"
-            errors.append(ContentError(file, line, f"{where}: {err['msg']}"))
-        return None
-
-
 def _read(root: Path, rel: str, errors: list[ContentError]) -> Any:
     path = root / rel
     if not path.exists():
@@ -153,13 +146,6 @@ def _read(root: Path, rel: str, errors: list[ContentError]) -> Any:
     except YamlError as exc:
         errors.append(exc.error)
         return None
-
-
-def _yaml_files(root: Path, folder: str) -> list[Path]:
-    base = root / folder
-    if not base.is_dir():
-        return []
-    return sorted(p for p in base.rglob("*.yaml") if p.is_file())
 
 
 def _items(data: Any, key: str, file: str, errors: list[ContentError]) -> Iterable[tuple[int, Any, int]]:
@@ -174,6 +160,30 @@ def _items(data: Any, key: str, file: str, errors: list[ContentError]) -> Iterab
     return [(i, item, lines[i]) for i, item in enumerate(items)]
 
 
+class _Collector:
+    """Validates items into dicts by id, remembering where each was written; ids must be unique."""
+
+    def __init__(self, errors: list[ContentError]) -> None:
+        self.errors = errors
+        self.sources: dict[str, tuple[str, int]] = {}
+
+    def add(self, into: dict[str, Any], kind: str, obj: Any, file: str, line: int) -> None:
+        """Keep one validated object (it has an `id`)."""
+        if obj.id in into:
+            self.errors.append(
+                ContentError(file, line, f"{kind.replace('_', ' ')} id '{obj.id}' is used twice")
+            )
+        into[obj.id] = obj
+        self.sources[f"{kind}:{obj.id}"] = (file, line)
+
+    def items(self, model: type[M], data: Any, key: str, kind: str, file: str, into: dict[str, Any]) -> None:
+        """Every item of a top-level list `key`."""
+        for i, item, line in _items(data, key, file, self.errors):
+            obj = validate(model, item, file, self.errors, (key, i))
+            if obj is not None:
+                self.add(into, kind, obj, file, line)
+
+
 def load_content(root: Path | None = None) -> tuple[Content | None, list[ContentError]]:
     """Load and fully check a content folder; returns (content or None, errors and warnings)."""
     from neuroseq_core.check import check_content  # the checker needs the loaded objects
@@ -184,109 +194,59 @@ def load_content(root: Path | None = None) -> tuple[Content | None, list[Content
     errors: list[ContentError] = []
     if not root.is_dir():
         return None, [ContentError(str(root), 1, "the content folder does not exist")]
-    sources: dict[str, tuple[str, int]] = {}
+    collect = _Collector(errors)
 
     raw = _read(root, "languages.yaml", errors)
-    languages = _validate(LanguageConfig, raw, "languages.yaml", errors) if raw is not None else None
+    languages = validate(LanguageConfig, raw, "languages.yaml", errors) if raw is not None else None
 
     raw = _read(root, "sequence.yaml", errors)
-    sequence = _validate(Sequence, raw, "sequence.yaml", errors) if raw is not None else None
+    sequence = validate(Sequence, raw, "sequence.yaml", errors) if raw is not None else None
 
     age_bands: dict[str, AgeBand] = {}
     raw = _read(root, "age_bands.yaml", errors)
     if raw is not None:
-        for i, item, line in _items(raw, "age_bands", "age_bands.yaml", errors):
-            band = _validate(AgeBand, item, "age_bands.yaml", errors, ("age_bands", i))
-            if band is None:
-                continue
-            if band.id in age_bands:
-                errors.append(ContentError("age_bands.yaml", line, f"age band id '{band.id}' is used twice"))
-            age_bands[band.id] = band
-            sources[f"age_band:{band.id}"] = ("age_bands.yaml", line)
+        collect.items(AgeBand, raw, "age_bands", "age_band", "age_bands.yaml", age_bands)
 
     questionnaires: dict[str, Questionnaire] = {}
     questions: dict[str, Question] = {}
-    for path in _yaml_files(root, "questionnaires"):
-        rel = str(path.relative_to(root))
-        try:
-            data = load_yaml(path, root)
-        except YamlError as exc:
-            errors.append(exc.error)
-            continue
-        qn = _validate(Questionnaire, data, rel, errors)
+    for _path, rel, data in read_folder(root, "questionnaires", errors):
+        qn = validate(Questionnaire, data, rel, errors)
         if qn is None:
             continue
-        if qn.id in questionnaires:
-            errors.append(
-                ContentError(rel, getattr(data, "line", 1), f"questionnaire id '{qn.id}' is used twice")
-            )
-        questionnaires[qn.id] = qn
-        sources[f"questionnaire:{qn.id}"] = (rel, getattr(data, "line", 1))
+        collect.add(questionnaires, "questionnaire", qn, rel, getattr(data, "line", 1))
         qlist = data["questions"]
         for i, q in enumerate(qn.questions):
-            qline = qlist.item_lines[i] if isinstance(qlist, LineList) else 1
-            if q.id in questions:
-                errors.append(
-                    ContentError(rel, qline, f"question id '{q.id}' is used twice; ids must be unique")
-                )
-            questions[q.id] = q
-            sources[f"question:{q.id}"] = (rel, qline)
-            item = qlist[i]
-            if isinstance(item, LineDict):
-                opts = item.get("options")
-                for j, opt in enumerate(q.options):
-                    oline = opts.item_lines[j] if isinstance(opts, LineList) else qline
-                    sources[f"option:{q.id}:{opt.id}"] = (rel, oline)
+            qline = qlist.item_lines[i]
+            collect.add(questions, "question", q, rel, qline)
+            opts = qlist[i]["options"]
+            for j, opt in enumerate(q.options):
+                collect.sources[f"option:{q.id}:{opt.id}"] = (rel, opts.item_lines[j])
 
     activities: dict[str, Activity] = {}
-    for path in _yaml_files(root, "activities"):
-        rel = str(path.relative_to(root))
-        try:
-            data = load_yaml(path, root)
-        except YamlError as exc:
-            errors.append(exc.error)
-            continue
-        for i, item, line in _items(data, "activities", rel, errors):
-            act = _validate(Activity, item, rel, errors, ("activities", i))
-            if act is None:
-                continue
-            if act.id in activities:
-                errors.append(ContentError(rel, line, f"activity id '{act.id}' is used twice"))
-            activities[act.id] = act
-            sources[f"activity:{act.id}"] = (rel, line)
+    for _path, rel, data in read_folder(root, "activities", errors):
+        collect.items(Activity, data, "activities", "activity", rel, activities)
 
-    referrals: list[ReferralRule] = []
+    referrals: dict[str, ReferralRule] = {}
     raw = _read(root, "referrals.yaml", errors)
     if raw is not None:
-        for i, item, line in _items(raw, "rules", "referrals.yaml", errors):
-            rule = _validate(ReferralRule, item, "referrals.yaml", errors, ("rules", i))
-            if rule is not None:
-                referrals.append(rule)
-                sources[f"referral:{rule.id}"] = ("referrals.yaml", line)
+        collect.items(ReferralRule, raw, "rules", "referral", "referrals.yaml", referrals)
 
     messages: dict[str, dict[str, str]] = {}
     message_sources: dict[tuple[str, str], MessageSource] = {}
-    messages_dir = root / "messages"
-    if not messages_dir.is_dir():
+    if not (root / "messages").is_dir():
         errors.append(ContentError("messages/", 1, "the messages folder is missing"))
     else:
-        for lang_dir in sorted(p for p in messages_dir.iterdir() if p.is_dir()):
+        for lang_dir in sorted(p for p in (root / "messages").iterdir() if p.is_dir()):
             lang = lang_dir.name
             table = messages.setdefault(lang, {})
-            for path in sorted(lang_dir.rglob("*.yaml")):
-                rel = str(path.relative_to(root))
-                try:
-                    data = load_yaml(path, root)
-                except YamlError as exc:
-                    errors.append(exc.error)
-                    continue
+            for _path, rel, data in read_folder(root, f"messages/{lang}", errors):
                 if data is None:
                     continue
-                if not isinstance(data, dict):
+                if not isinstance(data, LineDict):
                     errors.append(ContentError(rel, 1, "a messages file must map message ids to text"))
                     continue
                 for key, value in data.items():
-                    kline = data.key_lines.get(key, 1) if isinstance(data, LineDict) else 1
+                    kline = data.key_lines.get(key, 1)
                     if not isinstance(value, str):
                         errors.append(ContentError(rel, kline, f"message '{key}' must be text"))
                         continue
@@ -316,12 +276,12 @@ def load_content(root: Path | None = None) -> tuple[Content | None, list[Content
         questionnaires=questionnaires,
         questions=questions,
         activities=activities,
-        referrals=referrals,
+        referrals=list(referrals.values()),
         messages=messages,
         message_sources=message_sources,
         regions=regions,
         safety=screen,
-        sources=sources,
+        sources=collect.sources,
     )
     problems = check_content(content)
     errors.extend(problems)

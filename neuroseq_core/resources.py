@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
 
 from neuroseq_core.models import Helpline, Region
 from neuroseq_core.safety import CATEGORIES
-from neuroseq_core.yamlio import ContentError, LineDict, YamlError, display_name, line_of, load_yaml
+from neuroseq_core.yamlio import ContentError, LineDict, display_name, line_of, read_folder, validate
 
 FALLBACK_REGION = "intl"
 HELPLINE_CATEGORIES: tuple[str, ...] = ("emergency", *CATEGORIES, "general")
@@ -25,19 +22,9 @@ def load_regions(
     regions: dict[str, Region] = {}
     errors: list[ContentError] = []
     folder = content_dir / "resources"
-    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
-        name = display_name(path, content_dir)
-        try:
-            data: Any = load_yaml(path, content_dir)
-        except YamlError as exc:
-            errors.append(exc.error)
-            continue
-        try:
-            region = Region.model_validate(data)
-        except ValidationError as exc:
-            for err in exc.errors():
-                where = ".".join(str(p) for p in err["loc"])
-                errors.append(ContentError(name, line_of(data, err["loc"]), f"{where}: {err['msg']}"))
+    for path, name, data in read_folder(content_dir, "resources", errors):
+        region = validate(Region, data, name, errors)
+        if region is None:
             continue
         problems = _check_region(region, path.stem, data, name, today)
         errors.extend(problems)

@@ -17,7 +17,7 @@ from typing import Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from neuroseq_core.yamlio import ContentError, YamlError, display_name, line_of, load_yaml
+from neuroseq_core.yamlio import ContentError, display_name, line_of, read_folder
 
 CategoryId = Literal[
     "medical_emergency",
@@ -328,12 +328,12 @@ class SafetyScreen:
         errors: list[ContentError] = []
         collected = _Collected()
         folder = content_dir / "safety"
-        files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
-        if not files:
+        files = list(read_folder(content_dir, "safety", errors))
+        if not files and not errors:
             name = display_name(folder, content_dir)
             errors.append(ContentError(name, 1, "no safety lexicon: add safety/en.yaml"))
-        for path in files:
-            _load_file(path, content_dir, collected, errors)
+        for path, name, data in files:
+            _load_lexicon(path.stem, name, data, collected, errors)
         for category in CATEGORIES:
             if files and not collected.triggers[category]:
                 message = f"no lexicon has patterns for {category}: add some to safety/en.yaml"
@@ -394,13 +394,7 @@ def _excepted(unless: re.Pattern[str] | None, text: str, m: re.Match[str]) -> bo
     return any(u.start() < m.end() - 1 and u.end() - 1 > m.start() for u in unless.finditer(text, lo, hi))
 
 
-def _load_file(path: Path, root: Path, collected: _Collected, errors: list[ContentError]) -> None:
-    name = display_name(path, root)
-    try:
-        data: Any = load_yaml(path, root)
-    except YamlError as exc:
-        errors.append(exc.error)
-        return
+def _load_lexicon(stem: str, name: str, data: Any, collected: _Collected, errors: list[ContentError]) -> None:
     try:
         lexicon = Lexicon.model_validate(data)
     except ValidationError as exc:
@@ -413,7 +407,7 @@ def _load_file(path: Path, root: Path, collected: _Collected, errors: list[Conte
                 message = f"{'.'.join(str(p) for p in loc)}: {err['msg']}"
             errors.append(ContentError(name, line_of(data, loc), message))
         return
-    if lexicon.language != path.stem:
+    if lexicon.language != stem:
         message = f"language is {lexicon.language!r}: it must match the file name"
         errors.append(ContentError(name, line_of(data, ["language"]), message))
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -138,3 +141,31 @@ def line_of(data: Any, loc: Sequence[int | str]) -> int:
         if inner and isinstance(node, LineDict):
             line = max(line, inner) if part != loc[-1] else line
     return line
+
+
+def read_folder(root: Path, folder: str, errors: list[ContentError]) -> Iterator[tuple[Path, str, Any]]:
+    """Every YAML file under root/folder, sorted: (path, name to show, data). Bad files become errors."""
+    base = root / folder
+    if not base.is_dir():
+        return
+    for path in sorted(p for p in base.rglob("*.yaml") if p.is_file()):
+        try:
+            data = load_yaml(path, root)
+        except YamlError as exc:
+            errors.append(exc.error)
+            continue
+        yield path, display_name(path, root), data
+
+
+def validate(
+    model: type[M], data: Any, file: str, errors: list[ContentError], prefix: tuple[Any, ...] = ()
+) -> M | None:
+    """Validate YAML data against a model; each problem becomes an error at its own line."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            where = ".".join(str(p) for p in (*prefix, *loc)) or "(top level)"
+            errors.append(ContentError(file, line_of(data, loc), f"{where}: {err['msg']}"))
+        return None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from neuroseq_core.events import Reply
+from neuroseq_core.locks import KeyedLock
 from neuroseq_core.session import Profile, Session
 from neuroseq_core.store.base import OutboxItem
 
@@ -51,34 +52,6 @@ class Reminder:
     due_at: dt.datetime
     kind: str
     payload: dict[str, Any]
-
-
-class KeyedLock:
-    """One asyncio lock per key; a key's lock is dropped as soon as nobody holds or awaits it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    def __len__(self) -> int:
-        return len(self._locks)
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        """Hold the lock of `key` for the duration of the block."""
-        lock, users = self._locks.get(key, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            # Counted in the finally so a waiter cancelled before acquiring also gives its slot back.
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 @dataclass

@@ -24,12 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
 from neuroseq_core.events import Reply
+from neuroseq_core.locks import KeyedLock
 from neuroseq_core.session import Profile, Session
 from neuroseq_core.store.base import OutboxItem, Store
 from neuroseq_core.store.memory import (
     CLAIM_TIMEOUT,
     Clock,
-    KeyedLock,
     MemoryStore,
     Reminder,
     StaleSessionError,
