@@ -7,6 +7,7 @@ import logging
 from neuroseq_core.content import ContentHolder
 from neuroseq_core.engine import new_session, step
 from neuroseq_core.events import Event, Reply
+from neuroseq_core.session import Session
 from neuroseq_core.store.base import OutboxItem, Store
 from neuroseq_core.store.memory import StaleSessionError
 
@@ -29,23 +30,29 @@ class Service:
         The store's row lock serialises a user's updates; the optimistic version check is the
         second guard, and on a conflict the whole step is run again on the fresh session.
         """
-        for attempt in range(STALE_RETRIES):
+        attempt = 1
+        while True:
             try:
                 return await self._handle_once(user_id, chat_id, event, update_id)
             except StaleSessionError:
-                log.warning("session changed underneath; retrying", extra={"attempt": attempt + 1})
-        return await self._handle_once(user_id, chat_id, event, update_id)
+                if attempt >= STALE_RETRIES:
+                    raise
+                log.warning("session changed underneath; retrying", extra={"attempt": attempt})
+                attempt += 1
+
+    def step(self, session: Session | None, user_id: str, event: Event) -> tuple[Session, list[Reply]]:
+        """The engine's step on this user's session (a new one for a new user)."""
+        content = self.content.current
+        return step(session or new_session(user_id, content), event, content)
 
     async def _handle_once(
         self, user_id: str, chat_id: str, event: Event, update_id: int | None
     ) -> list[OutboxItem]:
-        content = self.content.current
         async with self.store.transaction(user_id) as tx:
             if update_id is not None and await tx.seen(update_id):
                 log.info("update already handled", extra={"update_id": update_id})
                 return []
-            session = await tx.load_session() or new_session(user_id, content)
-            new, replies = step(session, event, content)
+            new, replies = self.step(await tx.load_session(), user_id, event)
             effects = list(new.effects)
             new = new.model_copy(update={"effects": []})
             if "delete_user" in effects:

@@ -257,7 +257,7 @@ async def test_odd_callback_data_is_answered_and_harmless(api, store, service):
         stale = await user.wait_for_message(lambda m: m.text == "That question has passed.", timeout=10)
         assert stale is not None
         assert len(api.answered_callbacks) == 6
-        assert [type(e[2]).__name__ for e in service.events] == ["Start", "Choice", "Choice"]
+        assert [type(event).__name__ for _user, event in service.events] == ["Start", "Choice", "Choice"]
 
 
 async def test_press_edits_the_question_to_show_the_answer(api, store, service):

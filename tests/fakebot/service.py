@@ -1,8 +1,8 @@
-"""A tiny stand-in for neuroseq_core.service.Service: same transaction shape, a scripted "engine".
+"""The real neuroseq_core.service.Service with a scripted step in place of the engine.
 
-It keeps the real contract (dedupe by update id, replies committed to the outbox in the same
-transaction, the outbox items returned) so the adapter is tested against the real store, while the
-conversation itself is a short fixed script.
+The transaction (dedupe by update id, replies committed to the outbox in the same transaction, the
+outbox items returned) is the real one, so the adapter is tested against the real store and
+service, while the conversation itself is a short fixed script.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 import html
 
 from neuroseq_core.events import Button, Choice, Command, Event, Picture, Reply, Start, Text, Unsupported
+from neuroseq_core.service import Service
 from neuroseq_core.session import Session
-from neuroseq_core.store.base import OutboxItem, Store
+from neuroseq_core.store.base import Store
 
 QUESTIONS = [
     ("How are mornings?", [("calm", "Mostly calm"), ("mixed", "Mixed"), ("hard", "Often hard")]),
@@ -23,13 +24,13 @@ class HandleFailure(RuntimeError):
     """Raised on purpose by FakeService.fail_next."""
 
 
-class FakeService:
+class FakeService(Service):
     """Start → two questions → a result with a picture. Events are recorded."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
-        self.events: list[tuple[str, str, Event, int | None]] = []
-        self.fail_next = 0  # raise in the next N handle() calls, before committing
+        super().__init__(store, content=None)  # the scripted step needs no content
+        self.events: list[tuple[str, Event]] = []
+        self.fail_next = 0  # raise in the next N steps, inside the transaction, before committing
         self.notices: list[tuple[str, str | None]] = []
 
     def _question(self, session: Session, index: int) -> Reply:
@@ -74,27 +75,14 @@ class FakeService:
             return [Reply(text=f"unsupported {event.what}")]
         return []
 
-    async def handle(
-        self, user_id: str, chat_id: str, event: Event, update_id: int | None = None
-    ) -> list[OutboxItem]:
-        """The Service contract: one transaction, [] for a redelivery."""
-        async with self.store.transaction(user_id) as tx:
-            if update_id is not None and await tx.seen(update_id):
-                return []
-            if self.fail_next > 0:
-                self.fail_next -= 1
-                raise HandleFailure("injected")
-            self.events.append((user_id, chat_id, event, update_id))
-            session = await tx.load_session() or Session(user_id=user_id)
-            replies = self._step(session, event)
-            await tx.save_session(session)
-            if update_id is not None:
-                await tx.mark_seen(update_id)
-            ids = await tx.add_outbox(chat_id, replies)
-        return [
-            OutboxItem(id=i, user_id=user_id, chat_id=chat_id, reply=r)
-            for i, r in zip(ids, replies, strict=True)
-        ]
+    def step(self, session: Session | None, user_id: str, event: Event) -> tuple[Session, list[Reply]]:
+        """The scripted conversation in place of the engine."""
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise HandleFailure("injected")
+        self.events.append((user_id, event))
+        session = session or Session(user_id=user_id)
+        return session, self._step(session, event)
 
     def notice(self, message_id: str, language: str | None = None) -> Reply:
         """Fixed notices: the id itself as text (commands.* too)."""
