@@ -20,6 +20,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot.render import answered_text, label_for
 from bot.sender import Sender
 from bot.telegram_events import AddedToGroup, Ignored, Incoming, MemberStatus, map_update
+from neuroseq_core.engine import MENU_COMMANDS
 from neuroseq_core.events import Choice, Event, Reply
 from neuroseq_core.locks import KeyedLock
 from neuroseq_core.picture import plain
@@ -32,7 +33,7 @@ DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 # The menu Telegram shows; descriptions come from content messages "commands.<name>".
 # A command whose description content lacks is left out of the menu, so content decides the rest.
-COMMANDS = ("start", "help", "back", "restart", "cancel", "language", "privacy", "delete", "helplines")
+COMMANDS = MENU_COMMANDS  # the menu shows what the engine offers
 ADAPTER_KEY = "neuroseq.adapter"
 _APOLOGY_MEMORY = 10_000
 

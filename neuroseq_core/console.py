@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import unicodedata
 from typing import TextIO
 
 from neuroseq_core.content import ContentHolder
+from neuroseq_core.engine import match_button
 from neuroseq_core.events import Choice, Command, Event, Reply, Start, Text
 from neuroseq_core.render import to_plain
 from neuroseq_core.service import Service
@@ -24,26 +24,17 @@ def format_reply(reply: Reply) -> str:
     return "\n".join(lines)
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    return " ".join("".join(c for c in text if not unicodedata.combining(c)).split()).casefold()
-
-
-def parse_input(line: str, last: Reply | None) -> Event:
+def parse_input(line: str, last: Reply | None, now: dt.datetime | None = None) -> Event:
     """A typed line as an event: a number or label of the last choices, a /command, or free text."""
-    now = dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
     text = line.rstrip("\r\n")
     stripped = text.strip()
     if stripped.startswith("/") and len(stripped) > 1 and not stripped[1:2].isspace():
         name, _, args = stripped[1:].partition(" ")
         return Command(name=name.split("@")[0].lower(), args=args.strip(), now=now)
-    if last is not None and last.choices and len(stripped) <= 200:
-        key = _fold(stripped).rstrip(").")
-        if key.isdigit() and 1 <= int(key) <= len(last.choices):
-            return Choice(option_id=last.choices[int(key) - 1].id, token=last.token, now=now)
-        for button in last.choices:
-            if _fold(to_plain(button.label)) == key:
-                return Choice(option_id=button.id, token=last.token, now=now)
+    button = match_button(stripped, last.choices) if last is not None else None
+    if button is not None and last is not None:
+        return Choice(option_id=button.id, token=last.token, now=now)
     return Text(text=text, now=now)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from markupsafe import Markup
@@ -28,7 +29,7 @@ from neuroseq_core.events import (
 from neuroseq_core.models import LEVEL_ORDER, STEP_ORDER, Question, StepId
 from neuroseq_core.recommend import Filters, Pick, recommend
 from neuroseq_core.referral import referrals
-from neuroseq_core.render import safe
+from neuroseq_core.render import safe, to_plain
 from neuroseq_core.scoring import score
 from neuroseq_core.session import Session
 
@@ -46,18 +47,8 @@ SAFETY_CONTINUE = "safety.continue"
 SAFETY_STOP = "safety.stop"
 DELETE_CONFIRM = "delete.confirm"
 DELETE_KEEP = "delete.keep"
-COMMANDS = (
-    "start",
-    "restart",
-    "cancel",
-    "help",
-    "back",
-    "privacy",
-    "delete",
-    "helplines",
-    "language",
-    "stop",
-)
+# The commands a user can see in the menu (the engine also takes /stop for /cancel).
+MENU_COMMANDS = ("start", "help", "back", "restart", "cancel", "language", "privacy", "delete", "helplines")
 
 
 def new_session(user_id: str, content: Content) -> Session:
@@ -73,11 +64,22 @@ def step(session: Session, event: Event, content: Content) -> tuple[Session, lis
     return conv.s, conv.replies
 
 
-def _norm(text: str) -> str:
+def fold(text: str) -> str:
     """Fold case, accents and spacing, for matching a typed label to a button."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def match_button(raw: str, buttons: Sequence[Button]) -> Button | None:
+    """The button a typed line means: its number (1-based) or its label; None if neither."""
+    if len(raw) > 200:
+        return None
+    text = fold(raw).rstrip(").")
+    if text.isdigit():
+        i = int(text)
+        return buttons[i - 1] if 1 <= i <= len(buttons) else None
+    return next((b for b in buttons if fold(to_plain(b.label)) == text), None)
 
 
 def clean_nickname(raw: str) -> str:
@@ -357,7 +359,7 @@ class Conversation:
             self.on_text(ev.text)
         elif isinstance(ev, Unsupported):
             # An edited message is never re-applied to an earlier question: we say so and re-ask.
-            self.prompt("input.edited" if ev.what in ("edited", "edited_message") else "input.unsupported")
+            self.prompt("input.edited" if ev.what == "edited_message" else "input.unsupported")
         self.s.state = self.state
 
     def on_start(self, ev: Start) -> None:
@@ -439,15 +441,19 @@ class Conversation:
         self.say("cancel.done")
 
     def back(self) -> None:
-        """Go back one question (or one onboarding step)."""
-        if self.state in ("questions", "results") and self.s.history and self.s.history[-1].startswith("q:"):
-            qid = self.s.history.pop()[2:]
+        """Go back one question, or one onboarding step (history holds both, newest last)."""
+        if self.state not in RESUMABLE or not self.s.history:
+            self.prompt("back.nothing")
+            return
+        entry = self.s.history.pop()
+        if entry.startswith("q:"):
+            qid = entry[2:]
             self.s.answers.pop(qid, None)
             self.s.question_id = qid
             self.jump("questions")
-            self.prompt()
-            return
-        self.prompt("back.nothing")
+        else:
+            self.jump(entry)
+        self.prompt()
 
     def language(self, args: str) -> None:
         """Switch language: /language es, or show the choice."""
@@ -542,18 +548,9 @@ class Conversation:
         self.prompt("reprompt.choose")
 
     def match_choice(self, raw: str, ask: Ask) -> str | None:
-        """A typed number (1-based) or a label, matched to a choice id."""
-        if len(raw) > 200:
-            return None
-        buttons = self.choices(ask)
-        text = _norm(raw).rstrip(").")
-        if text.isdigit():
-            i = int(text)
-            return buttons[i - 1].id if 1 <= i <= len(buttons) else None
-        for b in buttons:
-            if _norm(b.label) == text:
-                return b.id
-        return None
+        """A typed number or label of the current state's choices, as a choice id."""
+        button = match_button(raw, self.choices(ask))
+        return button.id if button else None
 
     def on_nickname(self, raw: str, ask: Ask) -> None:
         """The optional nickname: short, and never a real name (we ask; we cannot check)."""

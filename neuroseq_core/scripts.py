@@ -20,7 +20,7 @@ from typing import Any
 from neuroseq_core.console import format_reply, parse_input
 from neuroseq_core.content import Content, load_content
 from neuroseq_core.engine import new_session, step
-from neuroseq_core.events import Reply, Start
+from neuroseq_core.events import Reply
 from neuroseq_core.render import to_plain
 from neuroseq_core.yamlio import LineDict, LineList, YamlError, load_yaml
 
@@ -60,12 +60,7 @@ def run_script(script: dict[str, Any], content: Content, file: str = "<script>")
 
     def send(text: str) -> list[Reply]:
         nonlocal session, last
-        event = (
-            Start(now=NOW) if text.strip() == "/start" and session.state == "new" else parse_input(text, last)
-        )
-        if event.now is None:
-            event = event.model_copy(update={"now": NOW})
-        session, replies = step(session, event, content)
+        session, replies = step(session, parse_input(text, last, NOW), content)
         session = session.model_copy(update={"effects": []})
         for r in replies:
             if r.choices:

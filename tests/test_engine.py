@@ -356,3 +356,21 @@ def test_helplines_command_shows_the_region_lines(content):
     d.type("/helplines")
     assert "988" in d.text
     assert d.replies[-1].choices  # and the question again
+
+
+def test_back_walks_into_onboarding_and_forward_again_keeps_answers(content):
+    d = Driver(content)
+    d.onboard_caregiver(age="3-5", nickname=None)
+    d.press(2)
+    d.type("/back")
+    assert d.session.state == "questions" and d.session.answers == {}
+    d.type("/back")
+    assert d.session.state == "nickname"
+    d.type("/back")
+    assert d.session.state == "age_band"
+    d.press_id("6-11")
+    d.press_id("skip")
+    assert d.session.age_band == "6-11" and d.session.state == "questions"
+    d.type("/cancel")
+    d.type("/back")
+    assert "nothing to go back to" in d.text
