@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the throwaway-cluster helper lives with the tests
 
 import pg  # noqa: E402
-
 from neuroseq_core.events import Button, Reply  # noqa: E402
 from neuroseq_core.session import LevelResult, Profile, Session  # noqa: E402
 from neuroseq_core.store.sql import SqlStore, open_store  # noqa: E402

@@ -19,7 +19,7 @@ from telegram.error import Conflict, Forbidden, InvalidToken, NetworkError, Retr
 from telegram.ext import Application
 
 from bot.app import ALLOWED_UPDATES, Adapter
-from bot.runtime import install_stop_signals, running
+from bot.runtime import run_until_stopped, running
 from bot.sender import retry_after_seconds
 from neuroseq_core.settings import Settings
 
@@ -174,13 +174,4 @@ async def serve_polling(settings: Settings, stop: asyncio.Event, **options: Any)
 
 def run_polling(settings: Settings) -> int:
     """Run the bot with long polling until SIGINT/SIGTERM; returns the exit code."""
-
-    async def main() -> int:
-        stop = asyncio.Event()
-        remove = install_stop_signals(stop.set)
-        try:
-            return await serve_polling(settings, stop)
-        finally:
-            remove()
-
-    return asyncio.run(main())
+    return run_until_stopped(serve_polling, settings)

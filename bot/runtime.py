@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,3 +166,17 @@ def install_stop_signals(on_stop: Callable[[], None]) -> Callable[[], None]:
             loop.remove_signal_handler(sig)
 
     return remove
+
+
+def run_until_stopped(serve: Callable[[Settings, asyncio.Event], Awaitable[int]], settings: Settings) -> int:
+    """Run `serve(settings, stop)` in a fresh event loop; SIGINT or SIGTERM sets stop."""
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        remove = install_stop_signals(stop.set)
+        try:
+            return await serve(settings, stop)
+        finally:
+            remove()
+
+    return asyncio.run(main())

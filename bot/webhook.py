@@ -25,7 +25,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import ALLOWED_UPDATES, ServiceLike, adapter_of
-from bot.runtime import install_stop_signals, running
+from bot.runtime import run_until_stopped, running
 from neuroseq_core.settings import ConfigurationError, Settings
 from neuroseq_core.store.base import Store
 
@@ -141,13 +141,4 @@ def run_webhook(settings: Settings) -> int:
     """Run the bot as a webhook server until SIGINT/SIGTERM; returns the exit code."""
     webhook_config(settings)  # refuse to start on bad configuration before opening anything
     settings.listen_host_port()
-
-    async def main() -> int:
-        stop = asyncio.Event()
-        remove = install_stop_signals(stop.set)
-        try:
-            return await serve_webhook(settings, stop)
-        finally:
-            remove()
-
-    return asyncio.run(main())
+    return run_until_stopped(serve_webhook, settings)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import TemplateError
 from markupsafe import Markup
 
-from neuroseq_core.message_spec import BASE_SAMPLE, BUTTON_LABELS, MESSAGES, SAFETY_MESSAGES
+from neuroseq_core.message_spec import BUTTON_LABELS, MESSAGES, SAFETY_MESSAGES, sample_context
 from neuroseq_core.models import LEVEL_ORDER, STEP_ORDER, Activity, Condition, StepId
 from neuroseq_core.recommend import lowest_step
 from neuroseq_core.render import check_tags, render
@@ -297,12 +297,6 @@ def _referrals(c: Content) -> Iterator[ContentError]:
                     yield ContentError(f, line, f"rule '{rule.id}': unknown age band '{band}'")
 
 
-def _safety_sample() -> dict[str, Any]:
-    from neuroseq_core.safety import SAMPLE_CONTEXT
-
-    return dict(SAMPLE_CONTEXT)
-
-
 def _render_check(c: Content, lang: str, mid: str, ctx: dict[str, Any]) -> Iterator[ContentError]:
     src = c.message_sources.get((lang, mid))
     f, line = (src.file, src.line) if src else (f"messages/{lang}/", 1)
@@ -322,7 +316,6 @@ def _render_check(c: Content, lang: str, mid: str, ctx: dict[str, Any]) -> Itera
 
 def _messages(c: Content) -> Iterator[ContentError]:
     referral_ids = {r.message for r in c.referrals}
-    safety_sample = _safety_sample()
     categories: tuple[str, ...] = tuple(getattr(c.safety, "categories", ()))
     needed_safety = {f"safety.{cat}" for cat in categories} | set(SAFETY_MESSAGES)
     for lang in c.languages.languages:
@@ -335,19 +328,11 @@ def _messages(c: Content) -> Iterator[ContentError]:
                     f"message '{mid}' is missing in {lang}; add it to a file in messages/{lang}/",
                 )
         for mid in table:
-            if mid in MESSAGES:
-                ctx = {**BASE_SAMPLE, **MESSAGES[mid]}
-            elif mid in needed_safety or mid.startswith(("safety.", "helplines.")):
-                ctx = {**BASE_SAMPLE, **safety_sample}
-            else:
-                ctx = dict(BASE_SAMPLE)
-                if mid not in referral_ids:
-                    src = c.message_sources.get((lang, mid))
-                    if src:
-                        yield ContentError(
-                            src.file, src.line, f"message '{mid}' is not used anywhere", warning=True
-                        )
-            yield from _render_check(c, lang, mid, ctx)
+            used = mid in MESSAGES or mid in needed_safety or mid in referral_ids
+            src = c.message_sources.get((lang, mid))
+            if not used and not mid.startswith(("safety.", "helplines.")) and src:
+                yield ContentError(src.file, src.line, f"message '{mid}' is not used anywhere", warning=True)
+            yield from _render_check(c, lang, mid, sample_context(mid))
 
 
 def _dialogs(c: Content) -> Iterator[ContentError]:

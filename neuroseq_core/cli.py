@@ -74,27 +74,12 @@ def _content_dir(settings: Settings, override: Path | None) -> Path | None:
     return override or settings.content_dir
 
 
-def _load_content_or_report(directory: Path | None) -> object | None:
-    from neuroseq_core.content import ContentHolder, load_content
-
-    content, errors = load_content(directory)
-    for err in errors:
-        print(err, file=sys.stderr)
-    if content is None:
-        print("neuroseq: the content has errors; fix them and try again", file=sys.stderr)
-        return None
-    return ContentHolder(content)
-
-
 async def _console(settings: Settings, args: argparse.Namespace) -> int:
     from neuroseq_core.console import run_console
-    from neuroseq_core.content import ContentHolder
+    from neuroseq_core.content import ContentHolder, load_or_raise
     from neuroseq_core.store.sql import open_store
 
-    holder = _load_content_or_report(_content_dir(settings, args.content))
-    if holder is None:
-        return EXIT_FAILED
-    assert isinstance(holder, ContentHolder)
+    holder = ContentHolder(load_or_raise(_content_dir(settings, args.content)))  # main reports errors
     store = await open_store(settings.database_url)
     try:
         return await run_console(sys.stdin, sys.stdout, store, holder, user_id=args.user)

@@ -168,3 +168,14 @@ BUTTON_LABELS = (
     "safety.continue",
     "safety.stop",
 )
+
+
+def sample_context(message_id: str) -> dict[str, Any]:
+    """Sample variables to render a message with: its own, the safety ones, or the common ones."""
+    if message_id in MESSAGES:
+        return {**BASE_SAMPLE, **MESSAGES[message_id]}
+    if message_id.startswith(("safety.", "helplines.")):
+        from neuroseq_core.safety import SAMPLE_CONTEXT
+
+        return {**BASE_SAMPLE, **SAMPLE_CONTEXT}
+    return dict(BASE_SAMPLE)

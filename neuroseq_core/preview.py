@@ -5,13 +5,12 @@ from __future__ import annotations
 import html
 import sys
 from pathlib import Path
-from typing import Any
 
 from jinja2 import TemplateError
 from markupsafe import Markup
 
 from neuroseq_core.content import Content, load_content
-from neuroseq_core.message_spec import BASE_SAMPLE, MESSAGES
+from neuroseq_core.message_spec import BASE_SAMPLE, sample_context
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45;color:#1d1d1d}
@@ -31,14 +30,6 @@ def _page(title: str, lang: str, body: str, langs: list[str]) -> str:
     )
 
 
-def _message_sample(c: Content, mid: str) -> dict[str, Any]:
-    if mid in MESSAGES:
-        return {**BASE_SAMPLE, **MESSAGES[mid]}
-    from neuroseq_core.safety import SAMPLE_CONTEXT
-
-    return {**BASE_SAMPLE, **SAMPLE_CONTEXT}
-
-
 def render_language(c: Content, lang: str) -> str:
     """One language's page: messages, questions with their buttons, activities."""
     parts = [f"<h1>neuroseq content — {html.escape(lang)}</h1>"]
@@ -56,7 +47,7 @@ def render_language(c: Content, lang: str) -> str:
     parts.append("<h2>Messages</h2>")
     for mid in sorted(c.messages.get(lang, {})):
         try:
-            text = c.text(mid, lang, **_message_sample(c, mid))
+            text = c.text(mid, lang, **sample_context(mid))
         except TemplateError as exc:
             text = Markup(html.escape(f"(does not render with sample data: {exc})"))  # noqa: S704 - escaped here
         parts.append(f'<div class="msg"><span class="id">{html.escape(mid)}</span>\n{text}</div>')

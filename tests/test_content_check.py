@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
-
-import pytest
 
 from dialogs.flow import Flow
 from neuroseq_core.check import forbidden_claims
-from neuroseq_core.content import default_content_dir, load_content
-
-
-@pytest.fixture()
-def copy(tmp_path) -> Path:
-    dest = tmp_path / "content"
-    shutil.copytree(default_content_dir(), dest, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    return dest
+from neuroseq_core.content import load_content
 
 
 def edit(path: Path, pattern: str, replacement: str, count: int = 1) -> int:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-from neuroseq_core.content import default_content_dir
+from cli import run_cli
 from neuroseq_core.scripts import load_scripts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,23 +16,7 @@ TIMEOUT = 120  # seconds; loading and checking the content takes about one
 
 def neuroseq(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     """Run the command line in a child process, with the shipped content unless a folder is given."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEUROSEQ_")}
-    return subprocess.run(
-        [sys.executable, "-m", "neuroseq_core.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-
-
-@pytest.fixture()
-def copy(tmp_path: Path) -> Path:
-    dest = tmp_path / "content"
-    shutil.copytree(default_content_dir(), dest, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    return dest
+    return run_cli(list(args), cwd=cwd, timeout=TIMEOUT)
 
 
 def test_check_passes_on_the_shipped_content():

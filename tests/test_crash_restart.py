@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli import start_cli
 from fakebot import FakeBotAPI, FakeUser
 
 pytestmark = pytest.mark.fault
@@ -24,19 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_bot(api: FakeBotAPI, db: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEUROSEQ_", "TELEGRAM_"))}
-    env.update(
+    return start_cli(
+        ["run"],
         TELEGRAM_BOT_TOKEN=api.token,
         NEUROSEQ_TELEGRAM_API_URL=api.base_url,
         NEUROSEQ_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
         NEUROSEQ_LOG_LEVEL="WARNING",
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "neuroseq_core.cli", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
     )
 
 

@@ -29,12 +29,6 @@ def option_ids(message: BotMessage) -> list[str]:
     return [b["callback_data"].split("|", 1)[1] for row in message.keyboard for b in row]
 
 
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
-
-
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request, tmp_path):
     """The same conversations on every store: in memory, SQLite, and a real PostgreSQL."""

@@ -31,29 +31,11 @@ from bot.render import (
     visible_length,
 )
 from bot.telegram_events import AddedToGroup, Ignored, Incoming, MemberStatus, map_update, parse_command
-from fakebot import FakeBotAPI, parse_html
+from fakebot import parse_html
 from fakebot.harness import outbox_drained, polling_bot
-from fakebot.service import FakeService
 from neuroseq_core.events import Button, Choice, Command, Picture, Reply, Start, Text, Unsupported
-from neuroseq_core.store.memory import MemoryStore
 
 pytestmark = pytest.mark.fault
-
-
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
-def store():
-    return MemoryStore()
-
-
-@pytest.fixture
-def service(store):
-    return FakeService(store)
 
 
 # ---- delivery faults -------------------------------------------------------------------------

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from cli import start_cli
 from driver import Driver
 from fakebot import FakeBotAPI, FakeUser
 
@@ -32,8 +31,8 @@ def free_port() -> int:
 
 
 def start(api: FakeBotAPI, db_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEUROSEQ_", "TELEGRAM_"))}
-    env.update(
+    return start_cli(
+        ["webhook"],
         TELEGRAM_BOT_TOKEN=api.token,
         NEUROSEQ_TELEGRAM_API_URL=api.base_url,
         NEUROSEQ_DATABASE_URL=db_url,
@@ -41,13 +40,6 @@ def start(api: FakeBotAPI, db_url: str, port: int) -> subprocess.Popen[bytes]:
         NEUROSEQ_WEBHOOK_SECRET=SECRET,
         NEUROSEQ_WEBHOOK_LISTEN=f"127.0.0.1:{port}",
         NEUROSEQ_LOG_LEVEL="WARNING",
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "neuroseq_core.cli", "webhook"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
     )
 
 

@@ -10,31 +10,12 @@ import pytest
 from bot.app import ALLOWED_UPDATES
 from bot.runtime import running
 from bot.webhook import SECRET_HEADER, build_webhook_app, run_webhook, serve_webhook, webhook_config
-from fakebot import FakeBotAPI
 from fakebot.harness import settings_for
 from fakebot.server import free_socket
-from fakebot.service import FakeService
 from neuroseq_core.settings import ConfigurationError
-from neuroseq_core.store.memory import MemoryStore
 
 SECRET = "s3cret-Token_1"
 URL = "https://bot.example.org/telegram/hook"
-
-
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
-def store():
-    return MemoryStore()
-
-
-@pytest.fixture
-def service(store):
-    return FakeService(store)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -82,11 +81,3 @@ class Store(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
-
-
-async def aclosing_store(store: Store) -> AsyncIterator[Store]:
-    """Yield the store and close it afterwards."""
-    try:
-        yield store
-    finally:
-        await store.close()
