@@ -23,7 +23,7 @@ from bot.telegram_events import AddedToGroup, Ignored, Incoming, MemberStatus, m
 from neuroseq_core.engine import MENU_COMMANDS
 from neuroseq_core.events import Choice, Event, Reply
 from neuroseq_core.locks import KeyedLock
-from neuroseq_core.picture import plain
+from neuroseq_core.render import to_plain
 from neuroseq_core.settings import Settings
 from neuroseq_core.store.base import OutboxItem, Store
 
@@ -205,7 +205,7 @@ def command_menu(service: ServiceLike, language: str | None = None) -> list[BotC
     commands: list[BotCommand] = []
     for name in COMMANDS:
         try:
-            description = plain(service.notice(f"commands.{name}", language).text)
+            description = to_plain(service.notice(f"commands.{name}", language).text).strip()
         except (KeyError, LookupError) as exc:
             log.warning(
                 "no description for a command; left out", extra={"command": name, "error": type(exc).__name__}

@@ -30,6 +30,7 @@ from neuroseq_core.models import LEVEL_ORDER, STEP_ORDER, Question, StepId
 from neuroseq_core.recommend import Filters, Pick, recommend
 from neuroseq_core.referral import referrals
 from neuroseq_core.render import safe, to_plain
+from neuroseq_core.resources import safety_context
 from neuroseq_core.scoring import score
 from neuroseq_core.session import Session
 
@@ -468,8 +469,6 @@ class Conversation:
 
     def helplines(self) -> None:
         """The crisis lines for the user's region."""
-        from neuroseq_core.resources import safety_context
-
         region = self.c.regions.get(self.s.region or "")
         ctx = safety_context("general", region, self.c.regions, self.lang, self.s.role)
         self.replies.append(Reply(text=self.c.text("helplines.list", self.lang, **ctx), kind="safety"))
@@ -573,8 +572,6 @@ class Conversation:
 
     def safety_reply(self, category: str) -> None:
         """Danger first: help for the region, then the choice to go on or stop. State is kept."""
-        from neuroseq_core.resources import safety_context
-
         region = self.c.regions.get(self.s.region or "")
         ctx = safety_context(category, region, self.c.regions, self.lang, self.s.role)
         text = self.c.text(f"safety.{category}", self.lang, **ctx)

@@ -7,14 +7,13 @@ no red–green coding, no scores and no heat map: it is a sketch of an order, no
 
 from __future__ import annotations
 
-import html
 import io
-import re
 from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
 from neuroseq_core.events import Picture
+from neuroseq_core.render import to_plain
 
 WIDTH, HEIGHT = 720, 600
 MARGIN = 40
@@ -31,13 +30,6 @@ TEXT = (34, 34, 34)
 MUTED = (110, 110, 110)
 
 FontType = ImageFont.FreeTypeFont | ImageFont.ImageFont
-
-_TAG = re.compile(r"<[^>]*>")
-
-
-def plain(text: str) -> str:
-    """Telegram-HTML or plain text as plain text (tags dropped, entities decoded)."""
-    return html.unescape(_TAG.sub("", text)).strip()
 
 
 @lru_cache(maxsize=8)
@@ -85,7 +77,7 @@ def _centered(
 
 def render_sequence_png(picture: Picture) -> bytes:
     """The sequence as PNG bytes: steps stacked bottom-up, the starting step outlined and pointed at."""
-    steps = [plain(s) for s in picture.steps] or [""]
+    steps = [to_plain(s).strip() for s in picture.steps] or [""]
     start = min(max(picture.start_index, 0), len(steps) - 1)
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(image)
@@ -129,7 +121,7 @@ def render_sequence_png(picture: Picture) -> bytes:
     tail = tip + 70
     draw.line([(tail, mid), (tip + 18, mid)], fill=ARROW, width=8)
     draw.polygon([(tip + 24, mid - 16), (tip + 24, mid + 16), (tip, mid)], fill=ARROW)
-    title = plain(picture.title)
+    title = to_plain(picture.title).strip()
     if title:
         text_left = tail + 10
         lines = _wrap(draw, title, label_font, WIDTH - text_left - 12)
