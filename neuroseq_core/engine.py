@@ -578,9 +578,6 @@ class Conversation:
         if self.s.role == "educator":
             text += "\n\n" + self.c.text("safety.educator", self.lang, **ctx)
         self.replies.append(Reply(text=text, kind="safety"))
-        self.s.extra.setdefault("safety_counts", {})
-        counts = self.s.extra["safety_counts"]
-        counts[category] = counts.get(category, 0) + 1
         self.replies.append(
             Reply(
                 text=self.c.text("safety.after", self.lang, **ctx),
