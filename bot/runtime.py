@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,6 +15,7 @@ from telegram.error import InvalidToken
 from telegram.ext import Application
 
 from bot.app import Adapter, ServiceLike, adapter_of, build_application, set_commands
+from neuroseq_core.retention import purge
 from neuroseq_core.settings import ConfigurationError, Settings
 from neuroseq_core.store.base import Store
 
@@ -93,6 +95,21 @@ def redact_in_logs(secret: str) -> None:
             handler.addFilter(_Redact(secret))
 
 
+RETENTION_INTERVAL = 24 * 3600.0  # seconds between retention purges while the bot runs
+
+
+async def run_retention(store: Store, retention_days: int, stop: asyncio.Event) -> None:
+    """Purge inactive users' data at start and then daily, until stop is set."""
+    while not stop.is_set():
+        try:
+            removed = await purge(store, retention_days, dt.datetime.now(dt.UTC))
+            log.info("retention purge", extra={"users_removed": removed})
+        except Exception as exc:  # a passing database fault must not stop the bot
+            log.error("retention purge failed", extra={"error": type(exc).__name__})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RETENTION_INTERVAL)
+
+
 @dataclass
 class Runtime:
     """A started bot: the Application, its adapter, the service and the store."""
@@ -125,6 +142,7 @@ async def running(
     assert store is not None
     stop_flusher = asyncio.Event()
     flusher: asyncio.Task[None] | None = None
+    retention: asyncio.Task[None] | None = None
     application = build_application(settings, service, store, **app_options)
     try:
         try:
@@ -137,12 +155,14 @@ async def running(
         adapter = adapter_of(application)
         await set_commands(application, service, languages or [])
         flusher = asyncio.create_task(adapter.sender.run_flusher(stop_flusher))
+        retention = asyncio.create_task(run_retention(store, settings.retention_days, stop_flusher))
         yield Runtime(application, adapter, service, store)
     finally:
         stop_flusher.set()
-        if flusher is not None:
-            with contextlib.suppress(Exception):
-                await flusher
+        for task in (flusher, retention):
+            if task is not None:
+                with contextlib.suppress(Exception):
+                    await task
         if application.running:
             await application.stop()
         await application.shutdown()

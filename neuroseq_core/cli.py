@@ -127,14 +127,13 @@ async def _db_upgrade(settings: Settings) -> int:
 
 
 async def _purge(settings: Settings, days: int | None) -> int:
+    from neuroseq_core.retention import purge
     from neuroseq_core.store.sql import open_store
 
     keep = days if days is not None else settings.retention_days
     store = await open_store(settings.database_url)
     try:
-        now = dt.datetime.now(dt.UTC)
-        n = await store.purge_inactive(now - dt.timedelta(days=keep))
-        await store.prune_processed(now - dt.timedelta(days=3))
+        n = await purge(store, keep, dt.datetime.now(dt.UTC))
     finally:
         await store.close()
     print(f"removed the data of {n} user(s) inactive for more than {keep} days")
