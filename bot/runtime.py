@@ -41,14 +41,14 @@ def load_content(settings: Settings) -> Any:
     """The live content holder (raises the loader's error, naming file and line, when invalid)."""
     from neuroseq_core.content import ContentHolder, load_or_raise
 
-    return ContentHolder(load_or_raise(settings.content_dir))
+    return ContentHolder(load_or_raise(settings.content_dir), root=settings.content_dir)
 
 
-def build_service(store: Store, holder: Any) -> ServiceLike:
-    """The core Service over this store and content."""
+def build_service(store: Store, holder: Any, admin_ids: frozenset[int] = frozenset()) -> ServiceLike:
+    """The core Service over this store and content (admins may /reload and /stats)."""
     from neuroseq_core.service import Service
 
-    service: ServiceLike = Service(store, holder)
+    service: ServiceLike = Service(store, holder, admin_ids)
     return service
 
 
@@ -137,7 +137,7 @@ async def running(
     if service is None:
         holder = load_content(settings)
         store = store or await open_store(settings)
-        service = build_service(store, holder)
+        service = build_service(store, holder, settings.admin_ids)
         languages = content_languages(holder) if languages is None else languages
     assert store is not None
     stop_flusher = asyncio.Event()

@@ -157,7 +157,11 @@ def map_update(update: Update, now: dt.datetime | None = None) -> Action:
         return Incoming(
             user_id=str(edited.from_user.id),
             chat_id=str(edited.chat.id),
-            event=Unsupported(what="edited_message", now=now),
+            event=Unsupported(
+                what="edited_message",
+                text=(edited.text or edited.caption or "")[: MessageLimit.MAX_TEXT_LENGTH] or None,
+                now=now,
+            ),
         )
 
     message = update.message

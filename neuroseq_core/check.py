@@ -322,10 +322,20 @@ def _messages(c: Content) -> Iterator[ContentError]:
         table = c.messages.get(lang, {})
         for mid in list(MESSAGES) + sorted(needed_safety):
             if mid not in table:
+                # Point at the message in a language that has it: that is the text to translate.
+                other = next(
+                    (
+                        c.message_sources[(o, mid)]
+                        for o in c.languages.languages
+                        if (o, mid) in c.message_sources
+                    ),
+                    None,
+                )
+                f, line = (other.file, other.line) if other else (f"messages/{lang}/", 1)
                 yield ContentError(
-                    f"messages/{lang}/",
-                    1,
-                    f"message '{mid}' is missing in {lang}; add it to a file in messages/{lang}/",
+                    f,
+                    line,
+                    f"message '{mid}' is missing in {lang}; add its translation to a file in messages/{lang}/",
                 )
         for mid in table:
             used = mid in MESSAGES or mid in needed_safety or mid in referral_ids

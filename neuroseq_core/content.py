@@ -104,10 +104,10 @@ class Content:
         """Render a message in a language."""
         return render(self.template(message_id, language), context)
 
-    def notice(self, message_id: str, language: str | None = None) -> Reply:
-        """A fixed notice (no session), e.g. for group chats."""
+    def notice(self, message_id: str, language: str | None = None, /, **context: Any) -> Reply:
+        """A notice outside any conversation (group chats, admin answers), in the nearest language."""
         lang = self.language(language)
-        return Reply(text=self.text(message_id, lang), kind="notice")
+        return Reply(text=self.text(message_id, lang, **context), kind="notice")
 
     def text_of(self, value: dict[str, str], language: str, /, **context: Any) -> Markup:
         """Render a localised template held in content data (e.g. a question's text)."""
@@ -121,9 +121,10 @@ class Content:
 class ContentHolder:
     """The live content; /reload swaps it atomically (readers take a reference per update)."""
 
-    def __init__(self, content: Content) -> None:
+    def __init__(self, content: Content, root: Path | None = None) -> None:
         self._content = content
         self._lock = threading.Lock()
+        self.root = root  # the folder /reload reads again (None: the shipped content)
 
     @property
     def current(self) -> Content:
@@ -134,6 +135,17 @@ class ContentHolder:
         """Put new, checked content live."""
         with self._lock:
             self._content = content
+
+    def reload(self) -> list[ContentError]:
+        """Load and check the folder again; swap it in only if it has no errors. Returns every problem.
+
+        Sessions hold ids, never content objects, so a conversation in flight simply reads the new
+        content on its next update (the engine copes with ids that are gone).
+        """
+        content, errors = load_content(self.root)
+        if content is not None:
+            self.swap(content)
+        return errors
 
 
 def _read(root: Path, rel: str, errors: list[ContentError]) -> Any:

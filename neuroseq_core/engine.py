@@ -99,6 +99,7 @@ class Conversation:
         self.flow: Flow = MAIN
         self.state = session.state if session.state in self.flow.states else self.flow.initial
         self.replies: list[Reply] = []
+        self.repaired = False  # the question on screen was removed from content (see repair)
 
     # ---- words -------------------------------------------------------------------------------
 
@@ -230,6 +231,13 @@ class Conversation:
             self.s.questionnaire = qid
             self.s.answers = {}
         self.s.question_id = self._next_question_id()
+        if not self.s.extra.get("counted_start"):  # once per run of the questions, /back or not
+            self.s.extra["counted_start"] = True
+            self.count("conversation.started")
+
+    def count(self, name: str) -> None:
+        """Ask the service to add one to an anonymous counter (for /stats; no user id is kept)."""
+        self.s.effects.append(f"count:{name}")
 
     # ---- choices ---------------------------------------------------------------------------------
 
@@ -350,6 +358,7 @@ class Conversation:
     def handle(self) -> None:
         """Dispatch the event."""
         ev = self.event
+        self.repair()
         if isinstance(ev, Start):
             self.on_start(ev)
         elif isinstance(ev, Command):
@@ -360,8 +369,37 @@ class Conversation:
             self.on_text(ev.text)
         elif isinstance(ev, Unsupported):
             # An edited message is never re-applied to an earlier question: we say so and re-ask.
-            self.prompt("input.edited" if ev.what == "edited_message" else "input.unsupported")
+            # Its new words are still screened: an edit that adds a disclosure gets help.
+            category = self.c.safety.screen(ev.text, self.lang) if ev.text else None
+            if category:
+                self.safety_reply(category)
+            else:
+                self.prompt("input.edited" if ev.what == "edited_message" else "input.unsupported")
         self.s.state = self.state
+
+    def repair(self) -> None:
+        """Fit a stored session to the live content: /reload may have removed what it points at.
+
+        A question that is gone is passed over (its answer no longer counts); an age band that is
+        gone is asked again. Nothing the user answered to questions still in content is lost.
+        """
+        if self.s.age_band is not None and self.s.age_band not in self.c.age_bands:
+            self.s.age_band = None
+            if self.state in ("questions", "results", "nickname", "minutes", "setting"):
+                self.jump("age_band")
+        if self.state == "questions" and self.s.question_id not in self.c.questions:
+            # The question on screen is gone: its buttons (and a typed number) meant that question,
+            # so they must not count as an answer to the one that takes its place.
+            self.repaired = True
+            self.s.token = ""
+            if self.s.questionnaire not in self.c.questionnaires:
+                self.s.questionnaire = None
+                self._begin_questions()
+            else:
+                self.s.question_id = self._next_question_id()
+            if self.s.question_id is None:
+                self.jump("results")
+                self._results()
 
     def on_start(self, ev: Start) -> None:
         """/start: begin, or welcome back and resume where they were."""
@@ -493,6 +531,9 @@ class Conversation:
                 self.prompt("delete.kept")
             return
         ask = self.flow.asks.get(self.state)
+        if self.repaired:
+            self.prompt("question.missing")
+            return
         if token is not None and token != self.s.token:
             self.prompt("reprompt.stale")
             return
@@ -575,6 +616,7 @@ class Conversation:
         region = self.c.regions.get(self.s.region or "")
         ctx = safety_context(category, region, self.c.regions, self.lang, self.s.role)
         text = self.c.text(f"safety.{category}", self.lang, **ctx)
+        self.count(f"safety.{category}")
         if self.s.role == "educator":
             text += "\n\n" + self.c.text("safety.educator", self.lang, **ctx)
         self.replies.append(Reply(text=text, kind="safety"))
@@ -624,6 +666,8 @@ class Conversation:
         self.s.completed_at = self.event.now
         self.s.suggested = []
         self.s.effects.append("save_profile")
+        self.count("conversation.completed")
+        self.count(f"start_step.{profile.start_step}")
         self._summary()
         self._suggest(first=True)
         # One or two gentle prompts, in content order (staff put the most specific first);

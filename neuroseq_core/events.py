@@ -50,9 +50,18 @@ class Unsupported(_Event):
 
     kind: Literal["unsupported"] = "unsupported"
     what: str = "other"
+    # An edited message's new text: never applied as an answer, but still screened for danger.
+    text: str | None = None
 
 
-Event = Annotated[Start | Choice | Text | Command | Unsupported, Field(discriminator="kind")]
+class Due(_Event):
+    """A reminder the user asked for has come due (e.g. a check-in a few days after the ideas)."""
+
+    kind: Literal["due"] = "due"
+    what: str
+
+
+Event = Annotated[Start | Choice | Text | Command | Unsupported | Due, Field(discriminator="kind")]
 
 
 class Button(BaseModel):

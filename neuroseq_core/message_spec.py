@@ -141,6 +141,24 @@ MESSAGES: dict[str, dict[str, Any]] = {
     "commands.delete": {},
     "commands.helplines": {},
     "commands.language": {},
+    "admin.reload_failed": {
+        "errors": ["activities/regulate.yaml:12: error: unknown level 'sensori'"],
+        "more": 2,
+        "count": 3,
+    },
+    "admin.reload_done": {
+        "warnings": ["resources/us.yaml:3: warning: not verified in 12 months"],
+        "more": 0,
+        "activities": 95,
+        "questions": 65,
+    },
+    "admin.stats": {
+        "started": 12,
+        "completed": 9,
+        "steps": [{"name": "Regulate", "count": 5}, {"name": "Relate", "count": 3}],
+        "safety": [{"category": "suicide", "count": 1}],
+        "other": [{"name": "now.shut_down", "count": 2}],
+    },
 }
 
 # Messages rendered with the safety context (neuroseq_core.safety.SAMPLE_CONTEXT).

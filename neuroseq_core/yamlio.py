@@ -167,5 +167,12 @@ def validate(
         for err in exc.errors():
             loc = tuple(err["loc"])
             where = ".".join(str(p) for p in (*prefix, *loc)) or "(top level)"
-            errors.append(ContentError(file, line_of(data, loc), f"{where}: {err['msg']}"))
+            given = err.get("input")
+            # Say what was written when it is short (a misspelt id), so staff can find it at once.
+            got = (
+                f" (found {given!r})"
+                if isinstance(given, str | int | float) and len(str(given)) <= 60
+                else ""
+            )
+            errors.append(ContentError(file, line_of(data, loc), f"{where}: {err['msg']}{got}"))
         return None

@@ -87,7 +87,11 @@ def test_disallowed_tag(copy):
 
 def test_missing_translation(copy):
     edit(copy / "messages" / "es" / "main.yaml", r"^results.more: .*\n", "")
-    assert_caught(copy, "messages/es/", None, "'results.more' is missing in es")
+    english = (copy / "messages" / "en" / "main.yaml").read_text().splitlines()
+    line = next(i for i, text in enumerate(english, 1) if text.startswith("results.more:"))
+    # Named where the text to translate is, and which folder it is missing from.
+    assert_caught(copy, "messages/en/main.yaml", line, "'results.more' is missing in es")
+    assert_caught(copy, "messages/en/main.yaml", line, "messages/es/")
 
 
 def test_missing_translation_of_an_activity(copy):

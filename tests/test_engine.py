@@ -374,3 +374,17 @@ def test_back_walks_into_onboarding_and_forward_again_keeps_answers(content):
     d.type("/cancel")
     d.type("/back")
     assert "nothing to go back to" in d.text
+
+
+def test_an_edited_message_that_adds_a_disclosure_gets_help(content):
+    from neuroseq_core.events import Unsupported
+
+    d = Driver(content)
+    d.onboard_caregiver()
+    before = d.session.answers.copy()
+    d.send(Unsupported(what="edited_message", text="he said he wants to kill himself"))
+    assert any(r.kind == "safety" for r in d.replies)
+    assert d.session.answers == before  # an edit is never applied as an answer
+    d.send(Unsupported(what="edited_message", text="sometimes"))
+    assert not any(r.kind == "safety" for r in d.replies)
+    assert d.session.answers == before

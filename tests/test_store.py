@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class Backend:
                 "processed_updates": [(k, v) for k, v in state.processed.items()],
                 "outbox": [(k, v) for k, v in state.outbox.items()],
                 "reminders": [(k, v) for k, v in state.reminders.items()],
+                "counters": list(state.counters.items()),
             }[table]
             return [tuple(r) for r in data]
         engine = make_engine(self.url)
@@ -79,7 +81,7 @@ class Backend:
     async def table_names(self) -> list[str]:
         """The tables that really exist in the database (not the ones the code expects)."""
         if self.name == "memory":
-            return list(USER_TABLES)
+            return [*USER_TABLES, "counters"]
         engine = make_engine(self.url)
         try:
             async with engine.connect() as conn:
@@ -100,7 +102,8 @@ async def backend(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Bac
         await upgrade(url)
         engine = make_engine(url)  # one database per test session: empty it for each test
         async with engine.begin() as conn:
-            await conn.execute(sa.text(f"TRUNCATE {', '.join(USER_TABLES)} RESTART IDENTITY CASCADE"))
+            tables = ", ".join([*USER_TABLES, "counters"])
+            await conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         await engine.dispose()
         b = Backend("postgres", url)
     yield b
@@ -236,8 +239,10 @@ async def test_delete_user_leaves_no_row_in_any_table(backend: Backend) -> None:
     await store.mark_sent(confirmation)
 
     tables = await backend.table_names()
-    assert sorted(tables) == sorted(USER_TABLES)
-    for table in tables:
+    # Every table but the anonymous counters holds user rows; counters never hold a user id.
+    assert sorted(tables) == sorted([*USER_TABLES, "counters"])
+    assert not [r for r in await backend.rows("counters") if "4242" in repr(r) or "1717" in repr(r)]
+    for table in USER_TABLES:
         rows = await backend.rows(table)
         assert not [r for r in rows if "gone-4242" in repr(r)], f"{table} still holds the user"
         assert [r for r in rows if "stays-1717" in repr(r)], f"{table} lost the other user"
@@ -409,6 +414,47 @@ async def test_reminders_are_claimed_once_by_concurrent_claimers(backend: Backen
     assert await first.claim_due_reminders(T0 + dt.timedelta(days=3), limit=100) == []
 
 
+async def test_reminder_finished_in_a_transaction_goes_once_and_blocking_drops_the_rest(
+    backend: Backend,
+) -> None:
+    clock = Clock()
+    store = await backend.open(clock)
+    async with store.transaction("u1") as tx:
+        await tx.save_session(Session(user_id="u1"))
+        first = await tx.add_reminder("c1", T0, "checkin", {})
+        second = await tx.add_reminder("c1", T0 + dt.timedelta(days=1), "checkin", {})
+    (claimed,) = await store.claim_due_reminders(T0)
+    assert claimed.id == first
+    async with store.transaction("u1") as tx:
+        assert await tx.finish_reminder(first) is True
+    async with store.transaction("u1") as tx:
+        assert await tx.finish_reminder(first) is False  # a second claimer (after a timeout) sends nothing
+    with contextlib.suppress(RuntimeError):
+        async with store.transaction("u1") as tx:  # a finish rolled back with its transaction is undone
+            assert await tx.finish_reminder(second) is True
+            raise RuntimeError("crash before commit")
+    async with store.transaction("u2") as tx:
+        assert await tx.finish_reminder(second) is False  # another user's reminder is never theirs
+    await store.set_active("u1", False)  # the user blocked the bot
+    assert await store.claim_due_reminders(T0 + dt.timedelta(days=30)) == []
+
+
+async def test_counters_are_anonymous_totals_committed_with_the_update(backend: Backend) -> None:
+    store = await backend.open()
+    async with store.transaction("u1") as tx:
+        await tx.bump(["conversation.started", "safety.suicide"])
+    async with store.transaction("u2") as tx:
+        await tx.bump(["conversation.started"])
+    with contextlib.suppress(RuntimeError):
+        async with store.transaction("u3") as tx:
+            await tx.bump(["conversation.started"])
+            raise RuntimeError("rolled back")
+    assert await store.counters() == {"conversation.started": 2, "safety.suicide": 1}
+    async with store.transaction("u1") as tx:
+        await tx.delete_user()  # erasing a user leaves the anonymous totals as they are
+    assert await store.counters() == {"conversation.started": 2, "safety.suicide": 1}
+
+
 async def test_keyed_lock_drops_locks_nobody_holds() -> None:
     locks = KeyedLock()
     inside = asyncio.Event()
@@ -445,7 +491,7 @@ async def test_migrations_create_exactly_the_tables_the_code_uses(kind: str, req
     )
     await upgrade(url)
     await upgrade(url)  # running again is a no-op
-    assert await current_revision(url) == "0001"
+    assert await current_revision(url) == "0002"
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:

@@ -48,7 +48,9 @@ async def store(request, tmp_path):
 
         async with s.engine.begin() as conn:
             await conn.execute(
-                sa.text("TRUNCATE users, sessions, profiles, processed_updates, outbox, reminders CASCADE")
+                sa.text(
+                    "TRUNCATE users, sessions, profiles, processed_updates, outbox, reminders, counters CASCADE"
+                )
             )
     yield s
     await s.close()

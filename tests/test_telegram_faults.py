@@ -410,7 +410,7 @@ def test_map_update_events():
     press = map_update(_update({"update_id": 4, "callback_query": query}), now)
     assert press.event == Choice(option_id="calm", token="t3", now=now) and press.callback_query_id == "q"
     edited = map_update(_update({"update_id": 5, "edited_message": _message(text="x", edit_date=1)}), now)
-    assert edited.event == Unsupported(what="edited_message", now=now)
+    assert edited.event == Unsupported(what="edited_message", text="x", now=now)
     dice = map_update(_update({"update_id": 6, "message": _message(dice={"emoji": "🎲", "value": 3})}), now)
     assert dice.event == Unsupported(what="dice", now=now)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from neuroseq_core.events import Reply
 from neuroseq_core.session import Profile, Session
@@ -20,6 +20,18 @@ class OutboxItem:
     chat_id: str
     reply: Reply
     attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A message due at a time, claimed by one sender and then marked sent."""
+
+    id: int
+    user_id: str
+    chat_id: str
+    due_at: dt.datetime
+    kind: str
+    payload: dict[str, Any]
 
 
 class Transaction(Protocol):
@@ -45,6 +57,20 @@ class Transaction(Protocol):
 
     async def delete_user(self) -> None:
         """Erase everything stored about this user (sessions, profiles, outbox, status)."""
+
+    async def add_reminder(
+        self, chat_id: str, due_at: dt.datetime, kind: str, payload: dict[str, Any]
+    ) -> int:
+        """Schedule a reminder for this user, committed with the rest of the transaction."""
+
+    async def cancel_reminders(self) -> int:
+        """Drop this user's reminders not yet sent; returns how many."""
+
+    async def finish_reminder(self, reminder_id: int) -> bool:
+        """Mark this user's reminder sent in this transaction; False if it was sent or dropped already."""
+
+    async def bump(self, names: list[str]) -> None:
+        """Add one to each anonymous counter (no user id is kept with them)."""
 
 
 class Store(Protocol):
@@ -78,6 +104,15 @@ class Store(Protocol):
 
     async def profiles(self, user_id: str) -> list[tuple[dt.datetime, Profile]]:
         """A user's completed profiles, oldest first."""
+
+    async def counters(self) -> dict[str, int]:
+        """Every anonymous counter and its total (for /stats)."""
+
+    async def claim_due_reminders(self, now: dt.datetime, limit: int = 100) -> list[Reminder]:
+        """Claim due reminders for this caller; each is claimed once (until its claim times out)."""
+
+    async def cancel_reminders(self, user_id: str) -> int:
+        """Drop a user's reminders not yet sent; returns how many."""
 
     async def close(self) -> None:
         """Release connections."""

@@ -14,7 +14,7 @@ from typing import Any
 from neuroseq_core.events import Reply
 from neuroseq_core.locks import KeyedLock
 from neuroseq_core.session import Profile, Session
-from neuroseq_core.store.base import OutboxItem
+from neuroseq_core.store.base import OutboxItem, Reminder
 
 Clock = Callable[[], dt.datetime]
 
@@ -40,18 +40,6 @@ class StaleSessionError(RuntimeError):
     def __init__(self, user_id: str) -> None:
         super().__init__(f"session of user {user_id!r} was changed by another transaction; retry the update")
         self.user_id = user_id
-
-
-@dataclass(frozen=True)
-class Reminder:
-    """A message due at a time, claimed by one sender and then marked sent."""
-
-    id: int
-    user_id: str
-    chat_id: str
-    due_at: dt.datetime
-    kind: str
-    payload: dict[str, Any]
 
 
 @dataclass
@@ -89,6 +77,7 @@ class _State:
     processed: dict[int, tuple[str | None, dt.datetime]] = field(default_factory=dict)
     outbox: dict[int, _Outbox] = field(default_factory=dict)
     reminders: dict[int, _Reminder] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)  # anonymous totals, no user id
 
     def erase(self, user_id: str) -> None:
         """Remove every row of one user, as ON DELETE CASCADE does in SQL."""
@@ -241,6 +230,31 @@ class MemoryTransaction:
         self._apply(cancel)
         return count
 
+    async def finish_reminder(self, reminder_id: int) -> bool:
+        """Mark this user's reminder sent in this transaction; False if it was sent (or dropped) already."""
+        row = self._store._state.reminders.get(reminder_id)
+        if row is None or row.user_id != self.user_id or row.sent_at is not None:
+            return False
+        now = self._store.clock()
+
+        def finish(s: _State) -> None:
+            current = s.reminders.get(reminder_id)
+            if current is not None:
+                s.reminders[reminder_id] = replace(current, sent_at=now)
+
+        self._apply(finish)
+        return True
+
+    async def bump(self, names: list[str]) -> None:
+        """Add one to each anonymous counter, committed with the rest of the transaction."""
+        keys = [name[:100] for name in names]
+
+        def bump(s: _State) -> None:
+            for key in keys:
+                s.counters[key] = s.counters.get(key, 0) + 1
+
+        self._apply(bump)
+
 
 class MemoryStore:
     """Durable only for the life of the process; the same locking and erasure rules as SqlStore."""
@@ -297,10 +311,19 @@ class MemoryStore:
             row.attempts += 1
 
     async def set_active(self, user_id: str, active: bool) -> None:
-        """Mark a known user active or inactive (unknown users are not created)."""
+        """Mark a known user active or inactive; a user who blocked the bot gets no more reminders."""
         user = self._state.users.get(user_id)
         if user is not None:
             user.active = active
+        if not active:
+            for key in [
+                k for k, r in self._state.reminders.items() if r.user_id == user_id and r.sent_at is None
+            ]:
+                del self._state.reminders[key]
+
+    async def counters(self) -> dict[str, int]:
+        """Every anonymous counter and its total."""
+        return dict(self._state.counters)
 
     async def is_active(self, user_id: str) -> bool:
         """False once the user has blocked the bot (until they return); unknown users are active."""

@@ -26,12 +26,11 @@ from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 from neuroseq_core.events import Reply
 from neuroseq_core.locks import KeyedLock
 from neuroseq_core.session import Profile, Session
-from neuroseq_core.store.base import OutboxItem, Store
+from neuroseq_core.store.base import OutboxItem, Reminder, Store
 from neuroseq_core.store.memory import (
     CLAIM_TIMEOUT,
     Clock,
     MemoryStore,
-    Reminder,
     StaleSessionError,
     as_utc,
     utcnow,
@@ -151,6 +150,14 @@ reminders = sa.Table(
     sa.Column("sent_at", UTCDateTime(), nullable=True),
 )
 
+# Anonymous totals for /stats (e.g. "safety.suicide" → 3). No user id: erasure never needs to touch it.
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.BigInteger(), nullable=False, server_default=sa.text("0")),
+)
+
 USER_TABLES = ("users", "sessions", "profiles", "processed_updates", "outbox", "reminders")
 
 
@@ -172,6 +179,12 @@ _MARK_SEEN = sa.text(
     sa.bindparam("user_id", type_=_USER),
     sa.bindparam("now", type_=UTCDateTime()),
 )
+
+
+_BUMP = sa.text(
+    "INSERT INTO counters (name, value) VALUES (:name, 1) "
+    "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1"
+).bindparams(sa.bindparam("name", type_=sa.String(100)))
 
 
 def _normalise_url(url: str) -> URL:
@@ -334,6 +347,25 @@ class SqlTransaction:
         """Drop this user's reminders not yet sent; returns how many."""
         return await self._store._cancel_reminders(self._conn, self.user_id)
 
+    async def finish_reminder(self, reminder_id: int) -> bool:
+        """Mark this user's reminder sent in this transaction; False if it was sent (or dropped) already."""
+        done = await self._conn.execute(
+            sa.update(reminders)
+            .where(
+                reminders.c.id == reminder_id,
+                reminders.c.user_id == self.user_id,
+                reminders.c.sent_at.is_(None),
+            )
+            .values(sent_at=self._store.clock())
+            .returning(reminders.c.id)
+        )
+        return done.first() is not None
+
+    async def bump(self, names: list[str]) -> None:
+        """Add one to each anonymous counter, committed with the rest of the transaction."""
+        for name in names:
+            await self._conn.execute(_BUMP, {"name": name[:100]})
+
 
 class SqlStore:
     """Durable state in SQLite or PostgreSQL. Build with `open_store(url)`, which migrates first."""
@@ -401,9 +433,17 @@ class SqlStore:
             )
 
     async def set_active(self, user_id: str, active: bool) -> None:
-        """Mark a known user active or inactive (unknown users are not created)."""
+        """Mark a known user active or inactive; a user who blocked the bot gets no more reminders."""
         async with self._begin() as conn:
             await conn.execute(sa.update(users).where(users.c.user_id == user_id).values(active=active))
+            if not active:
+                await self._cancel_reminders(conn, user_id)
+
+    async def counters(self) -> dict[str, int]:
+        """Every anonymous counter and its total."""
+        async with self._begin(write=False) as conn:
+            rows = (await conn.execute(sa.select(counters.c.name, counters.c.value))).all()
+        return {r.name: int(r.value) for r in rows}
 
     async def is_active(self, user_id: str) -> bool:
         """False once the user has blocked the bot (until they return); unknown users are active."""
