@@ -7,6 +7,7 @@ ConversationHandler and no PTB persistence: the conversation lives in the store.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -25,7 +26,7 @@ from neuroseq_core.events import Choice, Event, Reply
 from neuroseq_core.locks import KeyedLock
 from neuroseq_core.render import to_plain
 from neuroseq_core.settings import Settings
-from neuroseq_core.store.base import OutboxItem, Store
+from neuroseq_core.store.base import OutboxItem, Reminder, Store
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ class ServiceLike(Protocol):
 
     def notice(self, message_id: str, language: str | None = None) -> Reply:
         """A fixed notice from content."""
+        ...
+
+    async def handle_reminder(self, reminder: Reminder, now: dt.datetime | None = None) -> list[OutboxItem]:
+        """Run a claimed reminder through the engine (once); the replies to send now."""
         ...
 
 

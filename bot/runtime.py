@@ -15,6 +15,8 @@ from telegram.error import InvalidToken
 from telegram.ext import Application
 
 from bot.app import Adapter, ServiceLike, adapter_of, build_application, set_commands
+from bot.reminders import REMINDER_INTERVAL, run_reminders
+from bot.reminders import utcnow as reminder_utcnow
 from neuroseq_core.retention import purge
 from neuroseq_core.settings import ConfigurationError, Settings
 from neuroseq_core.store.base import Store
@@ -127,6 +129,8 @@ async def running(
     store: Store | None = None,
     service: ServiceLike | None = None,
     languages: list[str] | None = None,
+    reminder_interval: float = REMINDER_INTERVAL,
+    clock: Callable[[], dt.datetime] | None = None,
     **app_options: Any,
 ) -> AsyncIterator[Runtime]:
     """Open everything, start the Application and the outbox flusher; undo it all on exit."""
@@ -143,6 +147,7 @@ async def running(
     stop_flusher = asyncio.Event()
     flusher: asyncio.Task[None] | None = None
     retention: asyncio.Task[None] | None = None
+    reminders: asyncio.Task[None] | None = None
     application = build_application(settings, service, store, **app_options)
     try:
         try:
@@ -156,10 +161,20 @@ async def running(
         await set_commands(application, service, languages or [])
         flusher = asyncio.create_task(adapter.sender.run_flusher(stop_flusher))
         retention = asyncio.create_task(run_retention(store, settings.retention_days, stop_flusher))
+        reminders = asyncio.create_task(
+            run_reminders(
+                store,
+                service,
+                adapter.sender,
+                stop_flusher,
+                interval=reminder_interval,
+                clock=clock or reminder_utcnow,
+            )
+        )
         yield Runtime(application, adapter, service, store)
     finally:
         stop_flusher.set()
-        for task in (flusher, retention):
+        for task in (flusher, retention, reminders):
             if task is not None:
                 with contextlib.suppress(Exception):
                     await task

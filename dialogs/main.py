@@ -1,4 +1,5 @@
-"""The main conversation: consent, who you are, the questions, the results.
+"""The main conversation: consent, who you are, the questions, the results; and the follow-ups:
+help right now (two taps, from any state), check-ins when a reminder comes due, and the offer of one.
 
 Guards (`conditions`) and `prepare` callbacks name methods of the engine's Conversation
 object; they are synchronous and pure. `prepare` runs before guards, so an answer is
@@ -23,6 +24,10 @@ STATES = (
     "questions",
     "results",
     "paused",
+    "now",
+    "now_after",
+    "checkin_offer",
+    "checkin",
 )
 
 TRANSITIONS = (
@@ -73,6 +78,15 @@ TRANSITIONS = (
     },
     {"trigger": "after_results", "source": "results", "dest": "results"},
     {"trigger": "pause", "source": "*", "dest": "paused"},
+    # Help right now: how the child looks, then two or three bottom-of-the-sequence steps.
+    {"trigger": "help_now", "source": "*", "dest": "now"},
+    {"trigger": "pick_look", "source": "now", "dest": "now_after", "after": "show_now_steps"},
+    {"trigger": "now_again", "source": "now_after", "dest": "now"},
+    # Check-ins: offered after the ideas; asked when the reminder comes due; then offered again.
+    {"trigger": "offer_checkin", "source": "results", "dest": "checkin_offer"},
+    {"trigger": "pick_checkin", "source": "checkin_offer", "dest": "results"},
+    {"trigger": "check_in", "source": "*", "dest": "checkin"},
+    {"trigger": "rate_checkin", "source": "checkin", "dest": "checkin_offer"},
 )
 
 ASKS = {
@@ -86,6 +100,10 @@ ASKS = {
     "nickname": Ask("nickname.question", "nickname", "name", text_trigger="name"),
     "questions": Ask("question.prompt", "question", "answer"),
     "results": Ask("results.next", "results", "after_results"),
+    "now": Ask("now.question", "now_looks", "pick_look"),
+    "now_after": Ask("now.after", "now_after", "now_again"),
+    "checkin_offer": Ask("checkin.offer", "checkin_days", "pick_checkin"),
+    "checkin": Ask("checkin.question", "checkin_outcomes", "rate_checkin"),
 }
 
 MAIN = Flow(name="main", initial="new", states=STATES, transitions=TRANSITIONS, asks=ASKS)

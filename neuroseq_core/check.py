@@ -65,6 +65,8 @@ def check_content(c: Content) -> list[ContentError]:
         _questionnaires,
         _activities,
         _referrals,
+        _help_now,
+        _dose_points,
         _messages,
         _dialogs,
         _claims,
@@ -259,6 +261,55 @@ def _activities(c: Content) -> Iterator[ContentError]:
                             )
 
 
+REGULATING_LEVELS = ("sensory", "self_regulation")
+MIN_DOSE_POINTS = 3
+
+
+def _help_now(c: Content) -> Iterator[ContentError]:
+    if not c.help_now:
+        yield ContentError("help_now.yaml", 1, "add at least one look: /now has nothing to offer without it")
+    for look in c.help_now.values():
+        f, line = _src(c, f"help_now:{look.id}", "help_now.yaml")
+        for aid in look.then:
+            a = c.activities.get(aid)
+            if a is None:
+                yield ContentError(f, line, f"help-now '{look.id}': unknown activity id '{aid}'")
+            elif a.levels[0] not in REGULATING_LEVELS:
+                # In a meltdown only bottom-of-the-sequence help works; reasoning waits for calm.
+                yield ContentError(
+                    f,
+                    line,
+                    f"help-now '{look.id}': '{aid}' starts at '{a.levels[0]}'; only regulating "
+                    f"activities (sensory, self_regulation) belong here",
+                )
+        for lang in c.languages.languages:
+            for i, text in enumerate([look.label, *look.steps]):
+                if not text.get(lang):
+                    what = "label" if i == 0 else f"step {i}"
+                    yield ContentError(f, line, f"help-now '{look.id}': {what} has no {lang} text")
+                    continue
+                try:
+                    render(text[lang], sample_context("now.steps"))
+                except TemplateError as exc:
+                    yield ContentError(f, line, f"help-now '{look.id}': does not render: {exc}")
+
+
+def _dose_points(c: Content) -> Iterator[ContentError]:
+    for setting in ("home", "classroom"):
+        n = sum(1 for p in c.dose_points.values() if setting in p.settings)
+        if n < MIN_DOSE_POINTS:
+            yield ContentError(
+                "doses.yaml",
+                1,
+                f"only {n} transition points for {setting}; at least {MIN_DOSE_POINTS} are needed",
+            )
+    for point in c.dose_points.values():
+        f, line = _src(c, f"dose_point:{point.id}", "doses.yaml")
+        for lang in c.languages.languages:
+            if not point.label.get(lang):
+                yield ContentError(f, line, f"dose point '{point.id}' has no {lang} label")
+
+
 def _conditions(cond: Condition) -> Iterator[Condition]:
     yield cond
     for sub in (cond.any or []) + (cond.all or []):
@@ -380,6 +431,10 @@ def _all_texts(c: Content) -> Iterator[tuple[str, int, str]]:
     for r in c.regions.values():
         for h in r.helplines:
             yield f"resources/{r.id}.yaml", 1, h.name
+    for look in c.help_now.values():
+        f, line = _src(c, f"help_now:{look.id}", "help_now.yaml")
+        for text in (look.label, *look.steps):
+            yield from ((f, line, t) for t in text.values())
     for lv in c.sequence.levels:
         yield from (("sequence.yaml", 1, t) for t in (*lv.name.values(), *lv.description.values()))
     for st in c.sequence.steps:

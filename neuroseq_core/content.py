@@ -15,6 +15,8 @@ from neuroseq_core.events import Reply
 from neuroseq_core.models import (
     Activity,
     AgeBand,
+    DosePoint,
+    HelpNowLook,
     LanguageConfig,
     Question,
     Questionnaire,
@@ -73,6 +75,8 @@ class Content:
     message_sources: dict[tuple[str, str], MessageSource]
     regions: dict[str, Region]
     safety: Any  # neuroseq_core.safety.SafetyScreen
+    help_now: dict[str, HelpNowLook] = field(default_factory=dict)
+    dose_points: dict[str, DosePoint] = field(default_factory=dict)
     warnings: list[ContentError] = field(default_factory=list)
     sources: dict[str, tuple[str, int]] = field(default_factory=dict)  # "kind:id" -> (file, line)
 
@@ -243,6 +247,16 @@ def load_content(root: Path | None = None) -> tuple[Content | None, list[Content
     if raw is not None:
         collect.items(ReferralRule, raw, "rules", "referral", "referrals.yaml", referrals)
 
+    help_now: dict[str, HelpNowLook] = {}
+    raw = _read(root, "help_now.yaml", errors)
+    if raw is not None:
+        collect.items(HelpNowLook, raw, "looks", "help_now", "help_now.yaml", help_now)
+
+    dose_points: dict[str, DosePoint] = {}
+    raw = _read(root, "doses.yaml", errors)
+    if raw is not None:
+        collect.items(DosePoint, raw, "points", "dose_point", "doses.yaml", dose_points)
+
     messages: dict[str, dict[str, str]] = {}
     message_sources: dict[tuple[str, str], MessageSource] = {}
     if not (root / "messages").is_dir():
@@ -293,6 +307,8 @@ def load_content(root: Path | None = None) -> tuple[Content | None, list[Content
         message_sources=message_sources,
         regions=regions,
         safety=screen,
+        help_now=help_now,
+        dose_points=dose_points,
         sources=collect.sources,
     )
     problems = check_content(content)

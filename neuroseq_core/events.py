@@ -78,11 +78,13 @@ class Picture(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["sequence"] = "sequence"
+    kind: Literal["sequence", "progress"] = "sequence"
     steps: list[str]  # step names, bottom-up, in the user's language
     start_index: int  # which of them is where to start
     caption: str  # the same content in words: the picture never carries meaning alone
     title: str = ""
+    # "progress": a word or two beside each step (e.g. "steadier"), bottom-up; words, never scores.
+    notes: list[str] = Field(default_factory=list)
 
 
 ReplyKind = Literal["question", "notice", "safety", "result"]

@@ -170,6 +170,24 @@ class ReferralRule(Strict):
     )  # one child, or a whole class
 
 
+class HelpNowLook(Strict):
+    """Help right now: how a dysregulated child looks, and two or three steps from the bottom."""
+
+    id: str
+    label: Localized  # a short button label
+    steps: list[Localized] = Field(min_length=2, max_length=3)  # the adult's steps, right now
+    then: list[str] = Field(default_factory=list)  # regulating activity ids for a calmer moment
+
+
+class DosePoint(Strict):
+    """A transition point of the day where a short dose of an activity fits."""
+
+    id: str
+    label: Localized
+    settings: list[Setting] = Field(min_length=1)
+    levels: list[LevelId] = Field(min_length=1)  # the levels whose activities suit this moment
+
+
 class Helpline(Strict):
     """One helpline or service in a region."""
 

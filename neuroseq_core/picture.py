@@ -114,6 +114,19 @@ def render_sequence_png(picture: Picture) -> bytes:
         if is_start:
             start_box = box
 
+    if picture.notes:
+        # Progress: a few words beside each step (how it changed), in place of the start pointer.
+        line_h = draw.textbbox((0, 0), "Ag", font=label_font)[3] + 4
+        for index, note in enumerate(picture.notes[:count]):
+            y1 = bottom - index * (block_h + BLOCK_GAP)
+            mid = y1 - block_h // 2
+            lines = _wrap(draw, to_plain(note).strip(), label_font, WIDTH - right - 36)
+            y = mid - line_h * len(lines) / 2
+            for line in lines:
+                draw.text((right + 24, y), line, fill=TEXT, font=label_font)
+                y += line_h
+        return _png(image)
+
     # The pointer to where to start: an orange arrow from the right, with the Picture's own title.
     _x0, y0, x1, y1 = start_box
     mid = (y0 + y1) // 2
@@ -131,6 +144,10 @@ def render_sequence_png(picture: Picture) -> bytes:
             draw.text((text_left, y), line, fill=TEXT, font=label_font)
             y += line_h
 
+    return _png(image)
+
+
+def _png(image: Image.Image) -> bytes:
     out = io.BytesIO()
     # compress_level 3: a few KB larger than 9 and several times faster; these pictures are small.
     image.save(out, format="PNG", compress_level=3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from neuroseq_core.models import LEVEL_ORDER, STEP_ORDER, Activity, Group, LevelId, Setting, StepId
@@ -109,3 +109,31 @@ def recommend(
                 if len(picks) >= target:
                     break
     return picks
+
+
+def gentler(
+    catalogue: Iterable[Activity],
+    f: Filters,
+    *,
+    levels: Sequence[LevelId],
+    max_minutes: int,
+    exclude: Iterable[str] = (),
+    count: int = 2,
+) -> list[Activity]:
+    """Easier or more regulating ideas after a check-in: starting at one of `levels`, short, new.
+
+    Ordered by the level's place in `levels` (bottom-up first), then shorter, then id.
+    """
+    seen = set(exclude)
+    found = [
+        a
+        for a in catalogue
+        if a.id not in seen and _eligible(a, f) and a.levels[0] in levels and a.minutes <= max_minutes
+    ]
+    found.sort(key=lambda a: (levels.index(a.levels[0]), a.minutes, a.id))
+    return found[:count]
+
+
+def fits(activity: Activity, f: Filters) -> bool:
+    """The activity suits this age band, group and setting."""
+    return _eligible(activity, f)

@@ -79,10 +79,10 @@ async def test_sigkill_mid_conversation_then_resume(tmp_path):
             # Finish the conversation.
             for _ in range(60):
                 ids = option_ids(user.last_keyboard())
-                if set(ids) == {"more", "restart"}:
+                if {"more", "restart"} <= set(ids):
                     break
                 await press_and_wait(user, ids[1])
-            assert set(option_ids(user.last_keyboard())) == {"more", "restart"}
+            assert {"more", "restart"} <= set(option_ids(user.last_keyboard()))
             assert any(m.is_photo for m in user.messages)
             texts = [m.text for m in user.messages]
             assert sum("Start with" in t or "Thank you" in t for t in texts) >= 1

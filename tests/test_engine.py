@@ -218,7 +218,7 @@ def test_results_show_summary_picture_suggestions_and_next(content):
     assert d.session.profile.start_step == "regulate"
     assert len(d.session.suggested) == 3
     assert "save_profile" in d.session.effects
-    assert [b.id for b in d.last.choices] == ["more", "restart"]
+    assert [b.id for b in d.last.choices] == ["more", "plan", "checkin", "handover", "restart"]
 
 
 def test_more_ideas_never_repeat(content):

@@ -80,7 +80,7 @@ async def converse(
     for step in range(1, 80):
         question = user.last_keyboard()
         ids = option_ids(question)
-        if set(ids) == {"more", "restart"}:
+        if {"more", "restart"} <= set(ids):
             break
         onboarding = {"agree", "caregiver", "uk", "6-11", "skip"}
         pick = next((i for i in ids if i in onboarding), None) or ids[(seed + step) % max(1, len(ids) - 1)]
