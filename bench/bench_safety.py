@@ -1,4 +1,7 @@
-"""Benchmark the safety screen: 100- and 4,096-character messages; PASS under 5 ms at 4,096.
+"""Benchmark the safety screen: 100- and 4,096-character messages, each against its budget.
+
+Budgets (worst median over the sample texts): under 1 ms for 100 characters (a typical message; a
+twentieth of the 20 ms per-update budget) and under 5 ms for 4,096 characters (Telegram's longest).
 
 Run: python bench/bench_safety.py [--runs N]
 """
@@ -11,10 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-from neuroseq_core.safety import SafetyScreen
-
 ROOT = Path(__file__).resolve().parents[1]
-BUDGET_MS = 5.0
+sys.path.insert(0, str(ROOT))  # the project from this tree, installed or not
+
+from neuroseq_core.safety import SafetyScreen  # noqa: E402
+
+BUDGET_MS = {100: 1.0, 4096: 5.0}  # message length -> median budget in ms
 # Ordinary messages (the common case: every lexicon runs to the end) in both languages, and one
 # full of near-misses that make the screen check negations and exceptions again and again.
 SAMPLES = {
@@ -42,7 +47,7 @@ def _measure(screen: SafetyScreen, text: str, runs: int) -> tuple[float, float]:
 
 
 def main() -> int:
-    """Print median and p99 per message kind and size; exit 1 if 4,096 characters take 5 ms or more."""
+    """Print median and p99 per message kind and size; exit 1 if a size's worst median is over budget."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=1000)
     args = parser.parse_args()
@@ -53,17 +58,20 @@ def main() -> int:
         print("\n".join(str(e) for e in errors))
         return 2
     print(f"lexicons loaded and compiled in {load_ms:.1f} ms")
-    worst = 0.0
+    worst = dict.fromkeys(BUDGET_MS, 0.0)
     for name, sample in SAMPLES.items():
-        for size in (100, 4096):
+        for size in BUDGET_MS:
             median, p99 = _measure(screen, _text(sample, size), args.runs)
             print(f"{name:<16} {size:>5} chars  median {median:6.3f} ms  p99 {p99:6.3f} ms")
-            if size == 4096:
-                worst = max(worst, median)
-    ok = worst < BUDGET_MS
-    print(
-        f"{'PASS' if ok else 'FAIL'}: worst median at 4,096 characters {worst:.3f} ms (budget {BUDGET_MS} ms)"
-    )
+            worst[size] = max(worst[size], median)
+    ok = True
+    for size, budget in BUDGET_MS.items():
+        good = worst[size] < budget
+        ok &= good
+        print(
+            f"{'PASS' if good else 'FAIL'}: worst median at {size:,} characters {worst[size]:.3f} ms "
+            f"(budget {budget:g} ms)"
+        )
     return 0 if ok else 1
 
 

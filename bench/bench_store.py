@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the throwaway-cluster helper lives with the tests
+sys.path.insert(0, str(ROOT))  # the project from this tree, installed or not
 
 import pg  # noqa: E402
 from neuroseq_core.events import Button, Reply  # noqa: E402

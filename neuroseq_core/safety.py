@@ -8,6 +8,7 @@ written once holds on both sides.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -165,6 +166,7 @@ def _tokens(pattern: str) -> Iterator[tuple[str, str]]:
 Firsts = frozenset[tuple[str, bool]]
 
 
+@functools.lru_cache(maxsize=16384)  # the same words recur across patterns, languages and /reload
 def _word_regex(raw: str) -> tuple[str, Firsts]:
     prefix = raw.endswith("*")
     word = normalise(raw[:-1] if prefix else raw)

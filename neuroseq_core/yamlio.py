@@ -41,7 +41,12 @@ class LineList(list[Any]):
     item_lines: list[int]
 
 
-class _Loader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]  # Any without types-PyYAML
+# libyaml's parser when PyYAML was built with it (about 15× faster to parse the content at start-up and
+# /reload, bench/bench_startup.py); its nodes carry the same line marks.
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type,unused-ignore]  # Any without types-PyYAML
     pass
 
 

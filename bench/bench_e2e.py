@@ -1,0 +1,518 @@
+"""End-to-end benchmark: N simulated users through the real bot and the loopback fake Bot API.
+
+Three processes per run, so each one's CPU and memory are its own:
+- the driver: the tests' fake Bot API (bench/_fakeapi.py, timed) and N users. Each user sends
+  /start, then waits for the bot's next message with buttons and presses the first (or a random)
+  one, until the result picture arrives; every user waits for the reply before the next tap;
+- the bot: our real python-telegram-bot Application (bot.polling.serve_polling) with the real
+  Service, engine and content, on a store: memory, SQLite (temp file) or PostgreSQL (a throwaway
+  cluster, or --postgres URL);
+- the baseline: a bare python-telegram-bot echo bot (Application + Updater polling the same fake
+  server) answering every message and button press with one sendMessage with four buttons. Its
+  users make as many taps per conversation as ours made on average, in the same run.
+
+Measured: updates/s (user updates handled / wall time from the first /start to the last user's
+result), delivery→reply p50/p99 (getUpdates hands the update out → the first sendMessage/sendPhoto
+for that chat reaches the fake server), peak RSS of the bot process, and RSS growth per stored
+idle session (RSS after every user finished, minus RSS once started, over N users).
+
+    python bench/bench_e2e.py                         # 100 and 1,000 users; memory, SQLite, PostgreSQL, echo
+    python bench/bench_e2e.py --users 10000           # the long one
+    python bench/bench_e2e.py --users 100 --stores sqlite --pick random
+    NEUROSEQ_BENCH_PROFILE=/tmp/bot.prof python bench/bench_e2e.py --users 100 --stores sqlite  # cProfile the bot
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    ROOT,
+    machine,
+    peak_rss_kib,
+    percentile,
+    pick,
+    rss_kib,
+    table,
+    use_test_helpers,
+    verdict,
+)
+
+TARGET_RATIO = 0.8
+TARGET_IDLE_BYTES = 5 * 1024
+WAIT = 120.0  # seconds a user waits for the bot's next message before giving up
+MAX_TAPS = 200
+WARM_USERS = 5
+PREFIX = "@@"  # lines of the processes' little protocol start with this, then JSON
+
+
+def say(obj: dict[str, Any]) -> None:
+    """One protocol line on stdout."""
+    print(PREFIX + json.dumps(obj), flush=True)
+
+
+def hear(stream: IO[str]) -> dict[str, Any]:
+    """The next protocol line from a child (other output passes through to stderr)."""
+    while True:
+        line = stream.readline()
+        if not line:
+            raise RuntimeError("a benchmark process exited early (see its output above)")
+        if line.startswith(PREFIX):
+            result: dict[str, Any] = json.loads(line[len(PREFIX) :])
+            return result
+        sys.stderr.write(line)
+
+
+async def read_command() -> str:
+    """The next command line from the parent (stdin), "" at end of input."""
+    return (await asyncio.to_thread(sys.stdin.readline)).strip()
+
+
+def memory_report() -> dict[str, Any]:
+    """This process's memory and CPU now (after a full collection)."""
+    gc.collect()
+    t = os.times()
+    return {"rss_kib": rss_kib(), "peak_kib": peak_rss_kib(), "cpu_s": t.user + t.system}
+
+
+# ---- the driver: fake Bot API and users ------------------------------------------------------
+
+
+async def run_user(
+    api: Any, uid: int, args: argparse.Namespace, rng: random.Random, out: dict[str, Any]
+) -> None:
+    """One conversation: /start, then press buttons until the result (or `taps` presses for echo)."""
+    user = api.user(uid, language_code="en" if uid % 2 else "es")
+    inbox = api.inbox(uid)
+    user.send_command("start")
+    out["updates"] += 1
+    taps = 0
+    try:
+        while True:
+            message = await asyncio.wait_for(inbox.get(), WAIT)
+            if message.is_photo and not args.taps:
+                out["conversations"] += 1
+                return
+            if not message.keyboard:
+                continue  # a plain message before the question (a welcome, the result's text)
+            if args.taps and taps >= args.taps:
+                out["conversations"] += 1
+                return
+            if taps >= MAX_TAPS:
+                out["unfinished"] += 1
+                return
+            ids = [b["callback_data"].split("|", 1)[-1] for row in message.keyboard for b in row]
+            user.press(pick(ids, args.pick, rng), message)
+            taps += 1
+            out["updates"] += 1
+    except TimeoutError:
+        out["timed_out"] += 1
+
+
+async def driver(args: argparse.Namespace) -> int:
+    """Serve the fake API; on "go" run the users; report; exit on "stop"."""
+    from _fakeapi import TimedFakeBotAPI
+
+    api = TimedFakeBotAPI()
+    await api.start()
+    say({"base_url": api.base_url, "token": api.token})
+    await api.wait_until(lambda: "getUpdates" in api.started, timeout=120)
+    say({"polling": True})
+    rng = random.Random(args.seed)
+    if await read_command() != "warm":
+        await api.stop()
+        return 1
+    # Warm-up conversations (other user ids): first-use costs (templates, fonts, pools) are paid
+    # before the memory baseline is taken.
+    warm: dict[str, Any] = {"updates": 0, "conversations": 0, "unfinished": 0, "timed_out": 0}
+    await asyncio.gather(*(run_user(api, 9_000_000 + i, args, rng, warm) for i in range(WARM_USERS)))
+    api.delivery_to_reply.clear()
+    api.push_to_reply.clear()
+    say({"warm": True})
+    if await read_command() != "go":
+        await api.stop()
+        return 1
+    out: dict[str, Any] = {"updates": 0, "conversations": 0, "unfinished": 0, "timed_out": 0}
+    cpu0, start = os.times(), time.perf_counter()
+    await asyncio.gather(*(run_user(api, 10_000_000 + i, args, rng, out) for i in range(args.users[0])))
+    wall = time.perf_counter() - start
+    cpu1 = os.times()
+    out.update(
+        wall=wall,
+        driver_cpu_s=(cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
+        delivered=api.delivered,
+        d2r=[percentile(api.delivery_to_reply, 50), percentile(api.delivery_to_reply, 99)],
+        p2r=[percentile(api.push_to_reply, 50), percentile(api.push_to_reply, 99)],
+        samples=len(api.delivery_to_reply),
+        methods=api.method_counts(),
+        errors=dict(api.errors),
+    )
+    say(out)
+    await read_command()  # "stop" (or the parent went away)
+    await api.stop()
+    return 0
+
+
+# ---- the bots -----------------------------------------------------------------------------------
+
+
+async def serve_until_told(run: Any, stop: asyncio.Event) -> None:
+    """Answer "measure" with a memory report and stop on "stop" or end of input."""
+    task = asyncio.create_task(run)
+    while True:
+        command = await read_command()
+        if command == "measure":
+            say(memory_report())
+            continue
+        stop.set()
+        break
+    await task
+
+
+async def our_bot(args: argparse.Namespace) -> int:
+    """The real bot: content, store, Service, serve_polling with production settings."""
+    from bot.polling import serve_polling
+    from neuroseq_core.content import ContentHolder, load_or_raise
+    from neuroseq_core.service import Service
+    from neuroseq_core.settings import Settings
+
+    if args.rate_limit == "off":
+        # Bench-only: the shipped AIORateLimiter keeps every call with a chat_id under Telegram's
+        # 30 messages/s in total, which caps the bot at ~15 updates/s (an edit and a send each)
+        # whatever its own cost. "off" keeps the limiter object but with no overall/group limit.
+        from telegram.ext import AIORateLimiter
+
+        import bot.app
+
+        def unlimited(max_retries: int = 0) -> AIORateLimiter:
+            return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
+
+        bot.app.AIORateLimiter = unlimited  # type: ignore[assignment,misc]
+    content = load_or_raise()
+    if args.store == "memory":
+        from neuroseq_core.store.memory import MemoryStore
+
+        store: Any = MemoryStore()
+    else:
+        from neuroseq_core.store.sql import open_store
+
+        store = await open_store(args.db)
+    settings = Settings(TELEGRAM_BOT_TOKEN=args.token, telegram_api_url=args.base_url)
+    stop = asyncio.Event()
+    try:
+        service = Service(store, ContentHolder(content))
+        await serve_until_told(serve_polling(settings, stop, store=store, service=service), stop)
+    finally:
+        await store.close()
+    return 0
+
+
+async def echo_bot(args: argparse.Namespace) -> int:
+    """A bare python-telegram-bot echo bot: Updater polling, one sendMessage per update."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+    from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=f"e|{label}") for label in ("a", "b", "c", "d")]]
+    )
+
+    async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_chat is not None
+        await context.bot.send_message(update.effective_chat.id, "echo", reply_markup=keyboard)
+
+    builder = ApplicationBuilder().token(args.token).base_url(args.base_url)
+    if args.echo_concurrent:
+        builder = builder.concurrent_updates(True)
+    application = builder.build()
+    application.add_handler(MessageHandler(filters.ALL, reply))
+    application.add_handler(CallbackQueryHandler(reply))
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        async with application:
+            assert application.updater is not None
+            await application.updater.start_polling()
+            await application.start()
+            await stop.wait()
+            await application.updater.stop()
+            await application.stop()
+
+    await serve_until_told(run(), stop)
+    return 0
+
+
+# ---- the orchestrator -------------------------------------------------------------------------
+
+
+def child(role: str, *extra: str) -> subprocess.Popen[str]:
+    """Start this script in another role, talking JSON lines on stdin/stdout."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    return subprocess.Popen(
+        [sys.executable, __file__, "--role", role, *extra],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def tell(proc: subprocess.Popen[str], command: str) -> None:
+    """Send one command line to a child."""
+    assert proc.stdin is not None
+    proc.stdin.write(command + "\n")
+    proc.stdin.flush()
+
+
+def one_run(
+    kind: str, users: int, pick_mode: str, seed: int, taps: int = 0, store: str = "", db: str = "",
+    echo_concurrent: bool = False, rate_limit: str = "off",
+) -> dict[str, Any]:  # fmt: skip
+    """One driver and one bot; returns the driver's figures and the bot's memory."""
+    drv = child(
+        "driver", "--users", str(users), "--pick", pick_mode, "--seed", str(seed), "--taps", str(taps)
+    )
+    bot: subprocess.Popen[str] | None = None
+    try:
+        assert drv.stdout is not None
+        hello = hear(drv.stdout)
+        bot_args = ["--base-url", hello["base_url"], "--token", hello["token"]]
+        if kind == "echo":
+            bot = child("echo", *bot_args, *(["--echo-concurrent"] if echo_concurrent else []))
+        else:
+            bot = child("bot", *bot_args, "--store", store, "--db", db, "--rate-limit", rate_limit)
+        assert bot.stdout is not None
+        hear(drv.stdout)  # the bot is polling
+        tell(drv, "warm")
+        hear(drv.stdout)
+        time.sleep(0.5)  # trailing replies of the warm-up
+        tell(bot, "measure")
+        before = hear(bot.stdout)
+        tell(drv, "go")
+        result = hear(drv.stdout)
+        time.sleep(0.5)  # trailing replies of the last updates
+        tell(bot, "measure")
+        after = hear(bot.stdout)
+        tell(bot, "stop")
+        bot.wait(60)
+        tell(drv, "stop")
+        drv.wait(60)
+    finally:
+        for proc in (bot, drv):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    result.update(before=before, after=after, kind=kind, store=store, users=users)
+    return result
+
+
+def fmt_row(name: str, r: dict[str, Any], echo: dict[str, Any] | None) -> list[object]:
+    """A table row from one run."""
+    ups = r["updates"] / r["wall"]
+    ratio = f"{ups / (echo['updates'] / echo['wall']):.2f}" if echo else "-"
+    grown = (r["after"]["rss_kib"] - r["before"]["rss_kib"]) * 1024 / r["users"]
+    bot_cpu = r["after"]["cpu_s"] - r["before"]["cpu_s"]
+    return [
+        name,
+        r["users"],
+        r["updates"],
+        f"{r['updates'] / max(r['users'], 1):.1f}",
+        f"{r['wall']:.1f}",
+        f"{ups:.0f}",
+        ratio,
+        f"{r['d2r'][0] * 1000:.1f}",
+        f"{r['d2r'][1] * 1000:.1f}",
+        f"{r['p2r'][1] * 1000:.0f}",
+        f"{r['after']['peak_kib'] / 1024:.0f}",
+        f"{grown:.0f}",
+        f"{100 * bot_cpu / r['wall']:.0f} / {100 * r['driver_cpu_s'] / r['wall']:.0f}",
+    ]
+
+
+HEADER = [
+    "bot / store", "users", "updates", "updates/conv", "wall s", "updates/s", "× echo", "d→r p50 ms",
+    "d→r p99 ms", "push→r p99 ms", "peak RSS MiB", "RSS growth B/user", "CPU % bot / driver",
+]  # fmt: skip
+
+
+async def start_postgres(url: str | None) -> tuple[Any, str | None, str]:
+    """(cluster or None, server URL or None, why not)."""
+    use_test_helpers()
+    import pg
+
+    if url:
+        return None, url, ""
+    bindir = pg.find_bindir()
+    if bindir is None:
+        return None, None, pg.NOT_FOUND
+    cluster = pg.Cluster(bindir, durable=True)  # the server's default durability, as in production
+    try:
+        return cluster, await asyncio.to_thread(cluster.start), ""
+    except Exception as exc:  # a benchmark reports and goes on with the other stores
+        cluster.stop()
+        return None, None, f"could not start a throwaway cluster: {exc}"
+
+
+def orchestrate(args: argparse.Namespace) -> int:
+    """Every requested run, then the table and the verdicts."""
+    use_test_helpers()
+    import pg
+
+    print(f"machine: {machine()}", flush=True)
+    sizes = args.users or [100, 1000]
+    cluster, server, why = (None, None, "not requested")
+    if "postgresql" in args.stores:
+        cluster, server, why = asyncio.run(start_postgres(args.postgres))
+        if server is None:
+            print(f"PostgreSQL: skipped ({why})", flush=True)
+    rows: list[list[object]] = []
+    lines: list[str] = []
+    ok = True
+    try:
+        for users in sizes:
+            runs: list[tuple[str, dict[str, Any]]] = []
+            for store in args.stores:
+                if store == "postgresql" and server is None:
+                    continue
+                with tempfile.TemporaryDirectory() as tmp:
+                    db, name = "", ""
+                    if store == "sqlite":
+                        db = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+                    elif store == "postgresql":
+                        assert server is not None
+                        name = f"neuroseq_bench_{secrets.token_hex(4)}"
+                        db = pg.create_database(server, name)
+                    print(f"running {users} users on {store} ...", flush=True)
+                    try:
+                        label = f"neuroseq / {store}" + (
+                            ", shipped 30/s limiter" if args.rate_limit == "shipped" else ""
+                        )
+                        runs.append((label, one_run("ours", users, args.pick, args.seed, store=store, db=db,
+                                                    rate_limit=args.rate_limit)))  # fmt: skip
+                    finally:
+                        if name:
+                            assert server is not None
+                            pg.drop_database(server, name)
+                    print(
+                        "row: " + " | ".join(str(c) for c in fmt_row(runs[-1][0], runs[-1][1], None)),
+                        flush=True,
+                    )
+            taps = round(sum(r["updates"] / r["users"] for _, r in runs) / len(runs)) - 1 if runs else 25
+            print(f"running {users} users on the echo bot ({taps} taps each) ...", flush=True)
+            echo = one_run(
+                "echo", users, args.pick, args.seed, taps=taps, echo_concurrent=args.echo_concurrent
+            )
+            echo_name = "echo (PTB, concurrent_updates)" if args.echo_concurrent else "echo (PTB defaults)"
+            rows.append(fmt_row(echo_name, echo, None))
+            for name, r in runs:
+                rows.append(fmt_row(name, r, echo))
+                ratio = (r["updates"] / r["wall"]) / (echo["updates"] / echo["wall"])
+                good = ratio >= TARGET_RATIO
+                ok &= good
+                lines.append(f"{'PASS' if good else 'FAIL'}: {name}, {users} users: throughput {ratio:.2f} × "
+                             f"echo (target ≥ {TARGET_RATIO})")  # fmt: skip
+                grown = (r["after"]["rss_kib"] - r["before"]["rss_kib"]) * 1024 / r["users"]
+                good = grown <= TARGET_IDLE_BYTES
+                ok &= good
+                lines.append(f"{'PASS' if good else 'FAIL'}: {name}, {users} users: RSS growth {grown:.0f} B "
+                             f"per idle stored session (target ≤ {TARGET_IDLE_BYTES} B)")  # fmt: skip
+                for problem in ("unfinished", "timed_out"):
+                    if r[problem]:
+                        lines.append(f"note: {name}, {users} users: {r[problem]} conversations {problem}")
+                if r["errors"]:
+                    lines.append(f"note: {name}, {users} users: refused calls {r['errors']}")
+                lines.append(f"info: {name}, {users} users: calls {r['methods']}")
+            print(table(HEADER, rows), flush=True)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    print()
+    print(table(HEADER, rows))
+    print()
+    for line in lines:
+        if line.startswith(("PASS", "FAIL")):
+            verdict(line.startswith("PASS"), line.split(": ", 1)[1])
+        else:
+            print(line)
+    return 0 if ok else 1
+
+
+def main() -> int:
+    """Parse arguments; run as orchestrator, driver or bot."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--users", type=int, action="append", help="simulated users (repeat; default 100 and 1000)"
+    )
+    parser.add_argument("--stores", nargs="+", default=["memory", "sqlite", "postgresql"],
+                        choices=["memory", "sqlite", "postgresql"])  # fmt: skip
+    parser.add_argument(
+        "--postgres", metavar="URL", help="an existing PostgreSQL server (a scratch DB is made)"
+    )
+    parser.add_argument(
+        "--pick", choices=("first", "random"), default="first", help="which button users press"
+    )
+    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument(
+        "--echo-concurrent",
+        action="store_true",
+        help="baseline with concurrent_updates(True) instead of PTB's default (one at a time)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        choices=("off", "shipped"),
+        default="off",
+        help="our bot's AIORateLimiter: off (its own capacity) or as shipped (30 calls/s)",
+    )
+    # Internal: the child processes.
+    parser.add_argument(
+        "--role", choices=("main", "driver", "bot", "echo"), default="main", help=argparse.SUPPRESS
+    )
+    parser.add_argument("--taps", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role == "driver":
+        return asyncio.run(driver(args))
+    if args.role == "bot":
+        profile = os.environ.get("NEUROSEQ_BENCH_PROFILE")
+        if not profile:
+            return asyncio.run(our_bot(args))
+        import cProfile
+
+        profiler = cProfile.Profile()
+        try:
+            return profiler.runcall(asyncio.run, our_bot(args))
+        finally:
+            profiler.dump_stats(profile)
+    if args.role == "echo":
+        return asyncio.run(echo_bot(args))
+    return orchestrate(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
