@@ -110,10 +110,20 @@ def load_yaml(path: Path, root: Path | None = None) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # The line where the broken construct starts (an unclosed quote or brace) is the one to fix;
+        # the parser only notices the problem later, so that line is given as well.
+        start, problem = exc.context_mark, exc.problem_mark
+        mark = start or problem
         line = mark.line + 1 if mark else 1
+        later = (
+            f" (noticed at line {problem.line + 1})"
+            if start and problem and problem.line != start.line
+            else ""
+        )
         raise YamlError(
-            ContentError(name, line, f"this is not valid YAML: {exc.problem}; check indentation and quotes")
+            ContentError(
+                name, line, f"this is not valid YAML: {exc.problem}{later}; check indentation and quotes"
+            )
         ) from exc
     except yaml.YAMLError as exc:
         raise YamlError(ContentError(name, 1, f"this is not valid YAML: {exc}")) from exc
