@@ -44,6 +44,26 @@ def render_language(c: Content, lang: str) -> str:
             parts.append(
                 f'<div class="msg"><span class="id">{q.id} · {q.level}</span>\n{text}\n{buttons}</div>'
             )
+    parts.append("<h2>Help right now (/now)</h2>")
+    for look in c.help_now.values():
+        steps = "".join(f"<li>{c.text_of(st, lang, child=BASE_SAMPLE['child'])}</li>" for st in look.steps)
+        later = ", ".join(
+            html.escape((c.activities[i].text.get(lang) or c.activities[i].text[c.default_language]).title)
+            for i in look.then
+            if i in c.activities
+        )
+        parts.append(
+            f'<div class="msg"><span class="id">{html.escape(look.id)}</span>\n'
+            f'<span class="btn">{html.escape(c.local(look.label, lang))}</span><ol>{steps}</ol>'
+            f'<span class="id">then: {later}</span></div>'
+        )
+    parts.append("<h2>Dose plan: transition points</h2><ul>")
+    for point in c.dose_points.values():
+        parts.append(
+            f"<li>{html.escape(c.local(point.label, lang))} <span class='id'>{point.id} · "
+            f"{', '.join(point.settings)} · {', '.join(point.levels)}</span></li>"
+        )
+    parts.append("</ul>")
     parts.append("<h2>Messages</h2>")
     for mid in sorted(c.messages.get(lang, {})):
         try:
