@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
+from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
@@ -36,6 +36,7 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_membe
 # The menu Telegram shows; descriptions come from content messages "commands.<name>".
 # A command whose description content lacks is left out of the menu, so content decides the rest.
 COMMANDS = MENU_COMMANDS  # the menu shows what the engine offers
+ADMIN_MENU = ("reload", "stats")  # handled by the service, for NEUROSEQ_ADMIN_IDS only
 ADAPTER_KEY = "neuroseq.adapter"
 _APOLOGY_MEMORY = 10_000
 
@@ -215,10 +216,12 @@ def build_application(
     return application
 
 
-def command_menu(service: ServiceLike, language: str | None = None) -> list[BotCommand]:
+def command_menu(
+    service: ServiceLike, language: str | None = None, names: tuple[str, ...] = COMMANDS
+) -> list[BotCommand]:
     """The command menu, with descriptions from content (a command without one is left out)."""
     commands: list[BotCommand] = []
-    for name in COMMANDS:
+    for name in names:
         try:
             description = to_plain(service.notice(f"commands.{name}", language).text).strip()
         except (KeyError, LookupError) as exc:
@@ -235,15 +238,21 @@ async def set_commands(
     application: Application[Any, Any, Any, Any, Any, Any],
     service: ServiceLike,
     languages: Iterable[str] = (),
+    admin_ids: Iterable[int] = (),
 ) -> None:
-    """setMyCommands: the default menu, then one per content language (failure is only logged)."""
-    menus: list[tuple[str | None, list[BotCommand]]] = [(None, command_menu(service))]
-    menus += [(lang, command_menu(service, lang)) for lang in languages if len(lang) == 2]
-    for language, commands in menus:
+    """setMyCommands: the default menu, one per content language, and admins' own (failures are logged)."""
+    menus: list[tuple[str | None, list[BotCommand], BotCommandScopeChat | None]] = [
+        (None, command_menu(service), None)
+    ]
+    menus += [(lang, command_menu(service, lang), None) for lang in languages if len(lang) == 2]
+    # Only admins see /reload and /stats in their menu (a menu scoped to their private chat).
+    admin_menu = command_menu(service, None, COMMANDS + ADMIN_MENU)
+    menus += [(None, admin_menu, BotCommandScopeChat(admin)) for admin in sorted(admin_ids)]
+    for language, commands, scope in menus:
         if not commands:
             continue
         try:
-            await application.bot.set_my_commands(commands, language_code=language)
+            await application.bot.set_my_commands(commands, scope=scope, language_code=language)
         except TelegramError as exc:
             log.warning("setMyCommands failed", extra={"language": language, "error": type(exc).__name__})
 

@@ -158,7 +158,7 @@ async def running(
             ) from None
         await application.start()
         adapter = adapter_of(application)
-        await set_commands(application, service, languages or [])
+        await set_commands(application, service, languages or [], settings.admin_ids)
         flusher = asyncio.create_task(adapter.sender.run_flusher(stop_flusher))
         retention = asyncio.create_task(run_retention(store, settings.retention_days, stop_flusher))
         reminders = asyncio.create_task(

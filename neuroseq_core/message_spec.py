@@ -207,6 +207,8 @@ MESSAGES: dict[str, dict[str, Any]] = {
     "commands.progress": {},
     "commands.handover": {},
     "commands.stop": {},
+    "commands.reload": {},
+    "commands.stats": {},
     "admin.reload_failed": {
         "errors": ["activities/regulate.yaml:12: error: unknown level 'sensori'"],
         "more": 2,

@@ -240,3 +240,27 @@ async def test_reload_and_stats_through_telegram(api, copy: Path) -> None:
         parent.send_command("stats")
         await parent.wait_for_message(lambda m: "know that command" in m.text, timeout=10)
         assert not any("Anonymous" in m.text for m in parent.messages)
+
+
+async def test_only_admins_menus_list_the_admin_commands(copy: Path) -> None:
+    from bot.app import set_commands
+
+    class RecordingBot:
+        def __init__(self) -> None:
+            self.menus: list[tuple[object, object, list[str]]] = []
+
+        async def set_my_commands(self, commands, scope=None, language_code=None) -> bool:
+            self.menus.append((scope, language_code, [c.command for c in commands]))
+            return True
+
+    class App:
+        bot = RecordingBot()
+
+    service = make_service(copy)
+    await set_commands(App(), service, ["en", "es"], admin_ids=[555])  # type: ignore[arg-type]
+    public = [names for scope, _lang, names in App.bot.menus if scope is None]
+    admins = [(scope, names) for scope, _lang, names in App.bot.menus if scope is not None]
+    assert len(public) == 3 and all("reload" not in n and "stats" not in n for n in public)
+    assert all("now" in n and "stop" in n for n in public)
+    [(scope, names)] = admins
+    assert scope.chat_id == 555 and names[-2:] == ["reload", "stats"]
