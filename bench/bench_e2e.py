@@ -216,7 +216,10 @@ async def our_bot(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     try:
         service = Service(store, ContentHolder(content))
-        await serve_until_told(serve_polling(settings, stop, store=store, service=service), stop)
+        options: dict[str, Any] = {}
+        if args.concurrent_chats:
+            options["max_concurrent_chats"] = args.concurrent_chats
+        await serve_until_told(serve_polling(settings, stop, store=store, service=service, **options), stop)
     finally:
         await store.close()
     return 0
@@ -284,7 +287,7 @@ def tell(proc: subprocess.Popen[str], command: str) -> None:
 
 def one_run(
     kind: str, users: int, pick_mode: str, seed: int, taps: int = 0, store: str = "", db: str = "",
-    echo_concurrent: bool = False, rate_limit: str = "off",
+    echo_concurrent: bool = False, rate_limit: str = "off", concurrent_chats: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
     """One driver and one bot; returns the driver's figures and the bot's memory."""
     drv = child(
@@ -298,7 +301,8 @@ def one_run(
         if kind == "echo":
             bot = child("echo", *bot_args, *(["--echo-concurrent"] if echo_concurrent else []))
         else:
-            bot = child("bot", *bot_args, "--store", store, "--db", db, "--rate-limit", rate_limit)
+            bot = child("bot", *bot_args, "--store", store, "--db", db, "--rate-limit", rate_limit,
+                        "--concurrent-chats", str(concurrent_chats))  # fmt: skip
         assert bot.stdout is not None
         hear(drv.stdout)  # the bot is polling
         tell(drv, "warm")
@@ -347,12 +351,14 @@ def fmt_row(name: str, r: dict[str, Any], echo: dict[str, Any] | None) -> list[o
         f"{r['after']['peak_kib'] / 1024:.0f}",
         f"{grown:.0f}",
         f"{100 * bot_cpu / r['wall']:.0f} / {100 * r['driver_cpu_s'] / r['wall']:.0f}",
+        f"{1000 * bot_cpu / max(r['updates'], 1):.2f}",
     ]
 
 
 HEADER = [
     "bot / store", "users", "updates", "updates/conv", "wall s", "updates/s", "× echo", "d→r p50 ms",
     "d→r p99 ms", "push→r p99 ms", "peak RSS MiB", "RSS growth B/user", "CPU % bot / driver",
+    "bot CPU ms/update",
 ]  # fmt: skip
 
 
@@ -409,7 +415,8 @@ def orchestrate(args: argparse.Namespace) -> int:
                             ", shipped 30/s limiter" if args.rate_limit == "shipped" else ""
                         )
                         runs.append((label, one_run("ours", users, args.pick, args.seed, store=store, db=db,
-                                                    rate_limit=args.rate_limit)))  # fmt: skip
+                                                    rate_limit=args.rate_limit,
+                                                    concurrent_chats=args.concurrent_chats)))  # fmt: skip
                     finally:
                         if name:
                             assert server is not None
@@ -475,6 +482,12 @@ def main() -> int:
         "--pick", choices=("first", "random"), default="first", help="which button users press"
     )
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument(
+        "--concurrent-chats",
+        type=int,
+        default=0,
+        help="our bot's Poller: chats of a batch handled at once (default: bot.polling's)",
+    )
     parser.add_argument(
         "--echo-concurrent",
         action="store_true",

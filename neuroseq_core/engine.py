@@ -50,7 +50,7 @@ SAFETY_CONTINUE = "safety.continue"
 SAFETY_STOP = "safety.stop"
 DELETE_CONFIRM = "delete.confirm"
 DELETE_KEEP = "delete.keep"
-# The commands a user can see in the menu (the engine also takes /stop for /cancel).
+# The commands a user can see in the menu (admins also have /reload and /stats, run by the service).
 MENU_COMMANDS = (
     "start",
     "now",
