@@ -19,6 +19,7 @@ idle session (RSS after every user finished, minus RSS once started, over N user
     python bench/bench_e2e.py                         # 100 and 1,000 users; memory, SQLite, PostgreSQL, echo
     python bench/bench_e2e.py --users 10000           # the long one
     python bench/bench_e2e.py --users 100 --stores sqlite --pick random
+    python bench/bench_e2e.py --users 1000 --stores               # the echo baseline alone (25 taps each)
     NEUROSEQ_BENCH_PROFILE=/tmp/bot.prof python bench/bench_e2e.py --users 100 --stores sqlite  # cProfile the bot
 """
 
@@ -216,10 +217,7 @@ async def our_bot(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     try:
         service = Service(store, ContentHolder(content))
-        options: dict[str, Any] = {}
-        if args.concurrent_chats:
-            options["max_concurrent_chats"] = args.concurrent_chats
-        await serve_until_told(serve_polling(settings, stop, store=store, service=service, **options), stop)
+        await serve_until_told(serve_polling(settings, stop, store=store, service=service), stop)
     finally:
         await store.close()
     return 0
@@ -287,7 +285,7 @@ def tell(proc: subprocess.Popen[str], command: str) -> None:
 
 def one_run(
     kind: str, users: int, pick_mode: str, seed: int, taps: int = 0, store: str = "", db: str = "",
-    echo_concurrent: bool = False, rate_limit: str = "off", concurrent_chats: int = 0,
+    echo_concurrent: bool = False, rate_limit: str = "off",
 ) -> dict[str, Any]:  # fmt: skip
     """One driver and one bot; returns the driver's figures and the bot's memory."""
     drv = child(
@@ -301,8 +299,7 @@ def one_run(
         if kind == "echo":
             bot = child("echo", *bot_args, *(["--echo-concurrent"] if echo_concurrent else []))
         else:
-            bot = child("bot", *bot_args, "--store", store, "--db", db, "--rate-limit", rate_limit,
-                        "--concurrent-chats", str(concurrent_chats))  # fmt: skip
+            bot = child("bot", *bot_args, "--store", store, "--db", db, "--rate-limit", rate_limit)
         assert bot.stdout is not None
         hear(drv.stdout)  # the bot is polling
         tell(drv, "warm")
@@ -394,6 +391,7 @@ def orchestrate(args: argparse.Namespace) -> int:
             print(f"PostgreSQL: skipped ({why})", flush=True)
     rows: list[list[object]] = []
     lines: list[str] = []
+    grown_total: dict[str, list[tuple[int, float]]] = {}  # store -> (users, RSS growth in bytes)
     ok = True
     try:
         for users in sizes:
@@ -415,8 +413,7 @@ def orchestrate(args: argparse.Namespace) -> int:
                             ", shipped 30/s limiter" if args.rate_limit == "shipped" else ""
                         )
                         runs.append((label, one_run("ours", users, args.pick, args.seed, store=store, db=db,
-                                                    rate_limit=args.rate_limit,
-                                                    concurrent_chats=args.concurrent_chats)))  # fmt: skip
+                                                    rate_limit=args.rate_limit)))  # fmt: skip
                     finally:
                         if name:
                             assert server is not None
@@ -440,6 +437,7 @@ def orchestrate(args: argparse.Namespace) -> int:
                 lines.append(f"{'PASS' if good else 'FAIL'}: {name}, {users} users: throughput {ratio:.2f} × "
                              f"echo (target ≥ {TARGET_RATIO})")  # fmt: skip
                 grown = (r["after"]["rss_kib"] - r["before"]["rss_kib"]) * 1024 / r["users"]
+                grown_total.setdefault(name, []).append((users, grown * users))
                 good = grown <= TARGET_IDLE_BYTES
                 ok &= good
                 lines.append(f"{'PASS' if good else 'FAIL'}: {name}, {users} users: RSS growth {grown:.0f} B "
@@ -454,6 +452,15 @@ def orchestrate(args: argparse.Namespace) -> int:
     finally:
         if cluster is not None:
             cluster.stop()
+    for name, points in grown_total.items():
+        if len(points) >= 2:
+            # RSS growth = fixed (the high-water mark of ~100 updates in flight) + users × per-user cost:
+            # the slope between the smallest and largest run separates the two.
+            (n1, g1), (n2, g2) = min(points), max(points)
+            if n2 > n1:
+                slope = (g2 - g1) / (n2 - n1)
+                lines.append(f"info: {name}: RSS growth slope {slope:.0f} B per extra user between {n1} and "
+                             f"{n2} users; fixed part ≈ {(g1 - slope * n1) / 1024:.0f} KiB")  # fmt: skip
     print()
     print(table(HEADER, rows))
     print()
@@ -473,7 +480,7 @@ def main() -> int:
     parser.add_argument(
         "--users", type=int, action="append", help="simulated users (repeat; default 100 and 1000)"
     )
-    parser.add_argument("--stores", nargs="+", default=["memory", "sqlite", "postgresql"],
+    parser.add_argument("--stores", nargs="*", default=["memory", "sqlite", "postgresql"],
                         choices=["memory", "sqlite", "postgresql"])  # fmt: skip
     parser.add_argument(
         "--postgres", metavar="URL", help="an existing PostgreSQL server (a scratch DB is made)"
@@ -482,12 +489,6 @@ def main() -> int:
         "--pick", choices=("first", "random"), default="first", help="which button users press"
     )
     parser.add_argument("--seed", type=int, default=8)
-    parser.add_argument(
-        "--concurrent-chats",
-        type=int,
-        default=0,
-        help="our bot's Poller: chats of a batch handled at once (default: bot.polling's)",
-    )
     parser.add_argument(
         "--echo-concurrent",
         action="store_true",

@@ -28,10 +28,6 @@ log = logging.getLogger(__name__)
 LONG_POLL = 30  # seconds Telegram holds getUpdates open
 MAX_UPDATE_ATTEMPTS = 3
 _DONE_MEMORY = 10_000
-# Chats of one batch handled at once. More buys nothing on a CPU-bound bot and costs a lot: every
-# chat in flight keeps HTTP connections open, and httpcore scans its whole pool (a poll() per idle
-# connection, quadratic in idle ones) on every request (bench/bench_e2e.py profile, docs/benchmarks.md).
-MAX_CONCURRENT_CHATS = 16
 
 
 def _chat_key(update: Update) -> str:
@@ -53,10 +49,8 @@ class Poller:
         long_poll: int = LONG_POLL,
         retry_delay: float = 1.0,
         max_backoff: float = 30.0,
-        max_concurrent_chats: int = MAX_CONCURRENT_CHATS,
     ) -> None:
         self.application = application
-        self.max_concurrent_chats = max_concurrent_chats
         self.adapter = adapter
         self.long_poll = long_poll
         self.retry_delay = retry_delay
@@ -78,13 +72,8 @@ class Poller:
             if update.update_id not in self._done:
                 chats.setdefault(_chat_key(update), []).append(update)
         unresolved: set[int] = set()
-        slots = asyncio.Semaphore(self.max_concurrent_chats)
 
         async def run_chat(queue: list[Update]) -> None:
-            async with slots:
-                await handle_chat(queue)
-
-        async def handle_chat(queue: list[Update]) -> None:
             for index, update in enumerate(queue):
                 if await self.adapter.process(self.application, update):
                     self._finish(update.update_id)
@@ -177,16 +166,9 @@ async def serve_polling(settings: Settings, stop: asyncio.Event, **options: Any)
     """Open everything, delete any webhook, and poll until stop is set."""
     long_poll = options.pop("long_poll", LONG_POLL)
     retry_delay = options.pop("retry_delay", 1.0)
-    max_concurrent_chats = options.pop("max_concurrent_chats", MAX_CONCURRENT_CHATS)
     async with running(settings, **options) as rt:
         await rt.application.bot.delete_webhook()
-        poller = Poller(
-            rt.application,
-            rt.adapter,
-            long_poll=long_poll,
-            retry_delay=retry_delay,
-            max_concurrent_chats=max_concurrent_chats,
-        )
+        poller = Poller(rt.application, rt.adapter, long_poll=long_poll, retry_delay=retry_delay)
         return await poller.run(stop)
 
 

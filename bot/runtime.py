@@ -112,6 +112,19 @@ async def run_retention(store: Store, retention_days: int, stop: asyncio.Event) 
             await asyncio.wait_for(stop.wait(), RETENTION_INTERVAL)
 
 
+STARTUP_DRAIN_ROUNDS = 20  # at most 20 × 100 replies before taking updates; the flusher does the rest
+
+
+async def drain_outbox(adapter: Adapter) -> None:
+    """Send what the outbox held at start (a failure is left for the flusher, and only logged)."""
+    try:
+        for _ in range(STARTUP_DRAIN_ROUNDS):
+            if await adapter.sender.flush_pending() == 0:
+                return
+    except Exception as exc:
+        log.error("start-up outbox drain failed", extra={"error": type(exc).__name__})
+
+
 @dataclass
 class Runtime:
     """A started bot: the Application, its adapter, the service and the store."""
@@ -159,6 +172,9 @@ async def running(
         await application.start()
         adapter = adapter_of(application)
         await set_commands(application, service, languages or [], settings.admin_ids)
+        # Replies committed before a crash go out before any new update is taken, so a user never
+        # sees the next question above the one it follows.
+        await drain_outbox(adapter)
         flusher = asyncio.create_task(adapter.sender.run_flusher(stop_flusher))
         retention = asyncio.create_task(run_retention(store, settings.retention_days, stop_flusher))
         reminders = asyncio.create_task(
