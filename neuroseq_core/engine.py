@@ -792,7 +792,6 @@ class Conversation(FollowUps):
 
     def _item(self, pk: Pick) -> dict[str, Any]:
         a = pk.activity
-        text = a.text.get(self.lang) or a.text[self.c.default_language]
         level = self._level(pk.level)
         assert self.s.profile is not None
         rs = [self.t(f"six_r.{r}") for r in a.six_rs]
@@ -807,17 +806,7 @@ class Conversation(FollowUps):
             fits_time=pk.fits_time,
             available=self.s.minutes,
         )
-        return {
-            "id": a.id,
-            "title": text.title,
-            "why": text.why,
-            "steps": text.steps,
-            "materials": text.materials,
-            "minutes": a.minutes,
-            "rs": rs,
-            "fit": fit,
-            "step_name": self._step_name(level.step),
-        }
+        return {**self._brief(a, pk.level), "rs": rs, "fit": fit}
 
     def after_results(self, option_id: str) -> None:
         """More ideas, a dose plan, a check-in, a note to share, or start again."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import EventData
 
+from dialogs import MAIN
 from neuroseq_core.doses import plan_doses
 from neuroseq_core.events import Due, Event, Picture, Reply, ReplyKind
 from neuroseq_core.models import BAND_ORDER, STEP_ORDER, Activity, Band
@@ -24,22 +25,9 @@ if TYPE_CHECKING:
 
     from neuroseq_core.content import Content
 
-# States where the user is in the middle of something that /start should resume, not restart.
-RESUMABLE = {
-    "role",
-    "region",
-    "group",
-    "age_band",
-    "minutes",
-    "setting",
-    "nickname",
-    "questions",
-    "results",
-    "now",
-    "now_after",
-    "checkin_offer",
-    "checkin",
-}
+# States where the user is in the middle of something that /start should resume, not restart:
+# every state of the main flow but the beginning, the refusal and the pause itself.
+RESUMABLE = set(MAIN.states) - {"new", "consent", "declined", "paused"}
 # States the help-right-now flow can return to afterwards.
 RETURNABLE = (RESUMABLE | {"paused", "declined", "consent"}) - {"now", "now_after"}
 CHECKIN_DAYS = ("1", "3", "7")
@@ -134,9 +122,11 @@ class FollowUps:
         ids = self.s.extra.get("checkin_ids") or self.s.suggested[:3]
         return [self.c.activities[i] for i in ids if i in self.c.activities]
 
-    def _brief(self, a: Activity) -> dict[str, Any]:
+    def _brief(self, a: Activity, level_id: str | None = None) -> dict[str, Any]:
+        """An activity for a template, in the user's language; its step is that of `level_id`
+        (the level it was picked for), else of its first level."""
         text = a.text.get(self.lang) or a.text[self.c.default_language]
-        level = self._level(a.levels[0])
+        level = self._level(level_id or a.levels[0])
         return {
             "id": a.id,
             "title": text.title,
@@ -324,7 +314,11 @@ class FollowUps:
             changes.append(
                 {"step": self.c.local(st.name, self.lang), "change": word, "word": self.t(f"progress.{word}")}
             )
-        ctx = {"since": before["on"], "changes": changes}
+        ctx = {
+            "since": before["on"],
+            "changes": changes,
+            "harder": any(c["change"] == "more" for c in changes),
+        }
         picture = Picture(
             kind="progress",
             steps=[c["step"] for c in changes],

@@ -189,8 +189,8 @@ MESSAGES: dict[str, dict[str, Any]] = {
     "progress.steadier": {},
     "progress.same": {},
     "progress.more": {},
-    "progress.summary": {"since": "2026-03-01", "changes": _CHANGES},
-    "progress.caption": {"since": "2026-03-01", "changes": _CHANGES},
+    "progress.summary": {"since": "2026-03-01", "changes": _CHANGES, "harder": True},
+    "progress.caption": {"since": "2026-03-01", "changes": _CHANGES, "harder": True},
     "handover.note": {
         "age_band": "6–11",
         "start_step": "Regulate",

@@ -19,11 +19,17 @@ from neuroseq_core.events import Command, Due, Event, Reply
 from neuroseq_core.session import Session
 from neuroseq_core.store.base import OutboxItem, Reminder, Store, Transaction
 from neuroseq_core.store.memory import StaleSessionError, as_utc, utcnow
+from neuroseq_core.yamlio import ContentError
 
 log = logging.getLogger(__name__)
 STALE_RETRIES = 3
 ADMIN_COMMANDS = ("reload", "stats")
 MAX_ERRORS_SHOWN = 15  # a Telegram message holds 4,096 characters; the rest is counted, not listed
+
+
+def _first(errors: list[ContentError]) -> tuple[list[str], int]:
+    """The lines to show in one message, and how many more there are."""
+    return [str(e) for e in errors[:MAX_ERRORS_SHOWN]], max(len(errors) - MAX_ERRORS_SHOWN, 0)
 
 
 class Service:
@@ -145,21 +151,17 @@ class Service:
         warnings = [e for e in errors if e.warning]
         if problems:
             log.warning("content reload refused", extra={"errors": len(problems)})
-            shown = [str(e) for e in problems[:MAX_ERRORS_SHOWN]]
+            shown, more = _first(problems)
             return content.notice(
-                "admin.reload_failed",
-                language,
-                errors=shown,
-                more=len(problems) - len(shown),
-                count=len(problems),
+                "admin.reload_failed", language, errors=shown, more=more, count=len(problems)
             )
         log.info("content reloaded", extra={"warnings": len(warnings)})
-        shown = [str(e) for e in warnings[:MAX_ERRORS_SHOWN]]
+        shown, more = _first(warnings)
         return content.notice(
             "admin.reload_done",
             language,
             warnings=shown,
-            more=len(warnings) - len(shown),
+            more=more,
             activities=len(content.activities),
             questions=len(content.questions),
         )
