@@ -48,7 +48,9 @@ def _legacy(path: Path) -> list[tuple[Example, str]]:
         for label, texts in by_label.items():
             for text in texts:
                 labels = [] if label == "none" else [label]
-                ex = Example(text=text, lang=lang, labels=labels, tier="clear" if labels else None, kind="legacy")
+                ex = Example(
+                    text=text, lang=lang, labels=labels, tier="clear" if labels else None, kind="legacy"
+                )
                 out.append((ex, "legacy"))
     return out
 
@@ -131,7 +133,9 @@ def main() -> int:
         folder = args.out / split
         folder.mkdir(parents=True, exist_ok=True)
         rows = [_row(e) for e in examples]
-        head = f"# {split} split, from batch '{source}'. Written apart from the project; see docs/safety.md.\n"
+        head = (
+            f"# {split} split, from batch '{source}'. Written apart from the project; see docs/safety.md.\n"
+        )
         body = yaml.safe_dump({"examples": rows}, allow_unicode=True, sort_keys=False, width=100)
         (folder / f"{source}.yaml").write_text(head + body, encoding="utf-8")
     for split in SHARES:

@@ -55,9 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     safety = sub.add_parser("safety", help="the safety screen")
     ssub = safety.add_subparsers(dest="action", required=True, parser_class=_Parser)
-    sc = ssub.add_parser("check", help="categorise messages, one a line, from standard input")
-    sc.add_argument("--language", default="en")
+    sc = ssub.add_parser("check", help="screen messages, one a line, from standard input")
+    sc.add_argument("--language", default="en", help="(kept for old scripts: every language is read)")
     sc.add_argument("--content", type=Path, default=None)
+    se = ssub.add_parser("eval", help="the frozen test split's figures per category and language")
+    se.add_argument("--content", type=Path, default=None)
+    se.add_argument("--split", choices=["test", "dev"], default="test")
 
     db = sub.add_parser("db", help="database")
     dsub = db.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -105,17 +108,28 @@ def _content_check(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _safety_check(settings: Settings, args: argparse.Namespace) -> int:
+def _safety(settings: Settings, args: argparse.Namespace) -> int:
     from neuroseq_core.content import default_content_dir
-    from neuroseq_core.safety import SafetyScreen, run_safety_check
+    from neuroseq_core.safety import SafetyScreen
+    from neuroseq_core.safety.evaluate import evaluate, report, run_safety_check
+    from neuroseq_core.safety.examples import load_examples
 
-    screen, errors = SafetyScreen.load(_content_dir(settings, args.content) or default_content_dir())
+    root = _content_dir(settings, args.content) or default_content_dir()
+    screen, errors = SafetyScreen.load(root)
     bad = [e for e in errors if not e.warning]
     for err in bad:
         print(err, file=sys.stderr)
     if bad:
         return EXIT_FAILED
-    return run_safety_check(sys.stdin, sys.stdout, screen, args.language)
+    if args.action == "check":
+        return run_safety_check(sys.stdin, sys.stdout, screen)
+    held_out = [e for e in load_examples(root, []) if e.split == args.split]
+    print(
+        report(
+            evaluate(screen, held_out), f"safety screen on the {args.split} split ({len(held_out)} messages)"
+        )
+    )
+    return EXIT_OK
 
 
 async def _db_upgrade(settings: Settings) -> int:
@@ -167,7 +181,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             return run_scripts_cli(_content_dir(settings, args.dir), args.scripts)
     if cmd == "safety":
-        return _safety_check(settings, args)
+        return _safety(settings, args)
     if cmd == "db":
         return asyncio.run(_db_upgrade(settings))
     if cmd == "data":

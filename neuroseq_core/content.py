@@ -25,6 +25,7 @@ from neuroseq_core.models import (
     Sequence,
 )
 from neuroseq_core.render import render
+from neuroseq_core.safety import SafetyScreen
 from neuroseq_core.yamlio import (
     ContentError,
     LineDict,
@@ -74,7 +75,7 @@ class Content:
     messages: dict[str, dict[str, str]]  # language -> id -> template
     message_sources: dict[tuple[str, str], MessageSource]
     regions: dict[str, Region]
-    safety: Any  # neuroseq_core.safety.SafetyScreen
+    safety: SafetyScreen
     help_now: dict[str, HelpNowLook] = field(default_factory=dict)
     dose_points: dict[str, DosePoint] = field(default_factory=dict)
     warnings: list[ContentError] = field(default_factory=list)
@@ -204,7 +205,6 @@ def load_content(root: Path | None = None) -> tuple[Content | None, list[Content
     """Load and fully check a content folder; returns (content or None, errors and warnings)."""
     from neuroseq_core.check import check_content  # the checker needs the loaded objects
     from neuroseq_core.resources import load_regions
-    from neuroseq_core.safety import SafetyScreen
 
     root = Path(root) if root else default_content_dir()
     errors: list[ContentError] = []

@@ -33,10 +33,18 @@ from neuroseq_core.recommend import Filters, Pick, recommend
 from neuroseq_core.referral import referrals
 from neuroseq_core.render import safe, to_plain
 from neuroseq_core.resources import safety_context
+from neuroseq_core.safety import Verdict
+from neuroseq_core.safety.reply import (
+    audience_for,
+    is_nickname,
+    lines_category,
+    recent,
+    speaker_for,
+    template_for,
+)
 from neuroseq_core.scoring import score
-from neuroseq_core.session import Session
+from neuroseq_core.session import SafetyMemory, Session
 
-NICKNAME_MAX = 24
 MAX_REFERRAL_PROMPTS = 2
 MINUTES_CHOICES = ("2", "5", "15")
 QUESTIONNAIRE_FOR = {
@@ -48,6 +56,9 @@ QUESTIONNAIRE_FOR = {
 NOT_IN_HISTORY = {"questions", "consent", "now", "now_after", "checkin_offer", "checkin"}
 SAFETY_CONTINUE = "safety.continue"
 SAFETY_STOP = "safety.stop"
+SAFETY_YES = "safety.check.yes"
+SAFETY_NO = "safety.check.no"
+SAFETY_REGION = "safety.region."  # + a region id: that country's lines for the last danger reply
 DELETE_CONFIRM = "delete.confirm"
 DELETE_KEEP = "delete.keep"
 # The commands a user can see in the menu (admins also have /reload and /stats, run by the service).
@@ -139,11 +150,13 @@ class Conversation(FollowUps):
     def base_context(self) -> dict[str, Any]:
         """Variables every message may use."""
         region = self.c.regions.get(self.s.region or "")
+        number = region.emergency if region and any(ch.isdigit() for ch in region.emergency) else ""
         return {
             "child": self.child(),
             "role": self.s.role or "caregiver",
             "group": self.s.group or "one",
             "region_name": self.c.local(region.name, self.lang) if region else "",
+            "emergency_number": number,
         }
 
     def t(self, message_id: str, **context: Any) -> str:
@@ -270,11 +283,7 @@ class Conversation(FollowUps):
         if source == "roles":
             return [Button(id=r, label=self.t(f"role.{r}")) for r in ("caregiver", "educator")]
         if source == "regions":
-            regions = sorted(
-                c.regions.values(),
-                key=lambda r: (r.id == "intl", lang not in r.languages, c.local(r.name, lang)),
-            )
-            return [Button(id=r.id, label=c.local(r.name, lang)) for r in regions]
+            return [Button(id=r.id, label=c.local(r.name, lang)) for r in self._regions_in_order()]
         if source == "groups":
             return [Button(id=g, label=self.t(f"group.{g}")) for g in ("one", "class")]
         if source == "age_bands":
@@ -406,10 +415,7 @@ class Conversation(FollowUps):
         elif isinstance(ev, Unsupported):
             # An edited message is never re-applied to an earlier question: we say so and re-ask.
             # Its new words are still screened: an edit that adds a disclosure gets help.
-            category = self.c.safety.screen(ev.text, self.lang) if ev.text else None
-            if category:
-                self.safety_reply(category)
-            else:
+            if not (ev.text and self.screen(ev.text)):
                 self.prompt("input.edited" if ev.what == "edited_message" else "input.unsupported")
         self.s.state = self.state
 
@@ -560,7 +566,8 @@ class Conversation(FollowUps):
         """The crisis lines for the user's region."""
         region = self.c.regions.get(self.s.region or "")
         ctx = safety_context("general", region, self.c.regions, self.lang, self.s.role)
-        self.replies.append(Reply(text=self.c.text("helplines.list", self.lang, **ctx), kind="safety"))
+        text = self.c.text("helplines.list", self.lang, **ctx)
+        self.replies.append(Reply(text=text, choices=self._country_buttons(ctx), kind="safety"))
 
     def on_choice(self, option_id: str, token: str | None) -> None:
         """A button (or a typed number or label)."""
@@ -569,6 +576,9 @@ class Conversation(FollowUps):
                 self.pause()
             else:
                 self.prompt()
+            return
+        if option_id in (SAFETY_YES, SAFETY_NO) or option_id.startswith(SAFETY_REGION):
+            self.on_safety_choice(option_id)
             return
         if option_id in (DELETE_CONFIRM, DELETE_KEEP):
             if self.s.pending != "delete":
@@ -626,10 +636,8 @@ class Conversation(FollowUps):
             self.prompt()
 
     def on_text(self, raw: str) -> None:
-        """Free text: screened for danger first, then matched to a choice, else a re-prompt."""
-        category = self.c.safety.screen(raw, self.lang)
-        if category:
-            self.safety_reply(category)
+        """Free text: screened for danger first, then matched to a choice, else a kind answer."""
+        if self.screen(raw):
             return
         ask = self.flow.asks.get(self.state)
         if ask is None:
@@ -642,7 +650,8 @@ class Conversation(FollowUps):
         if chosen is not None:
             self.on_choice(chosen, None)
             return
-        self.prompt("reprompt.choose")
+        # Words we cannot act on are still heard: say so, and show where help is.
+        self.prompt("reprompt.free_text")
 
     def match_choice(self, raw: str, ask: Ask) -> str | None:
         """A typed number or label of the current state's choices, as a choice id."""
@@ -659,8 +668,9 @@ class Conversation(FollowUps):
         if not name:
             self.prompt("reprompt.choose")
             return
-        if len(name) > NICKNAME_MAX:
-            self.prompt("nickname.too_long")
+        if not is_nickname(name):
+            # A sentence is not a name: never echoed back, never kept.
+            self.prompt("nickname.not_a_name")
             return
         if not self.fire(ask.text_trigger or ask.trigger, text=name):
             self.prompt("reprompt.unknown")
@@ -668,25 +678,134 @@ class Conversation(FollowUps):
         self.s.history.append("nickname")
         self.prompt()
 
-    def safety_reply(self, category: str) -> None:
-        """Danger first: help for the region, then the choice to go on or stop. State is kept."""
+    # ---- safety ----------------------------------------------------------------------------------
+
+    def screen(self, raw: str) -> bool:
+        """Screen free text; answer danger (clear: help at once; possible: one gentle question)."""
+        memory = self.s.safety
+        minutes = self.c.safety.config.context_minutes
+        context = recent(memory.categories, memory.at, self.event.now, minutes) if memory else ()
+        verdict = self.c.safety.verdict(raw, context)
+        if verdict.tier is None:
+            return False
+        speaker = speaker_for(verdict.speaker, self.s.role)
+        self.s.safety = SafetyMemory(
+            categories=list(verdict.categories),
+            speaker=speaker,
+            poisoning=verdict.poisoning,
+            at=self.event.now,
+        )
+        if verdict.tier == "clear":
+            self.safety_reply(verdict)
+        else:
+            self.safety_question(verdict)
+        return True
+
+    def safety_question(self, verdict: Verdict) -> None:
+        """Possible danger: ask once, gently, with two buttons; the conversation stays where it was."""
+        self.count(f"safety_check.{verdict.category}")
+        self.replies.append(
+            Reply(
+                text=self.t("safety.check.question"),
+                choices=[
+                    Button(id=SAFETY_YES, label=self.t(SAFETY_YES)),
+                    Button(id=SAFETY_NO, label=self.t(SAFETY_NO)),
+                ],
+                token=self.s.token or None,
+                kind="question",
+            )
+        )
+
+    def on_safety_choice(self, option_id: str) -> None:
+        """Yes: the help for what was said. No: back where we were. A country: its lines."""
+        memory = self.s.safety
+        verdict = (
+            Verdict("clear", tuple(memory.categories), memory.speaker, memory.poisoning)
+            if memory and memory.categories
+            else None
+        )
+        if option_id.startswith(SAFETY_REGION):
+            region = self.c.regions.get(option_id.removeprefix(SAFETY_REGION))
+            if region is None:
+                self.prompt("reprompt.stale")
+                return
+            if self.s.region is None:  # asked again later in onboarding all the same
+                self.s.region = region.id
+            if verdict is None:
+                self.helplines()
+                self.prompt()
+            else:
+                self.safety_reply(verdict, region_lines_only=True)
+        elif option_id == SAFETY_YES and verdict is not None:
+            self.safety_reply(verdict)
+        elif option_id == SAFETY_YES:
+            self.helplines()
+            self.prompt()
+        else:
+            self.prompt("safety.check.no_reply")
+
+    def _safety_ctx(self, category: str, speaker: str, poisoning: bool) -> dict[str, Any]:
         region = self.c.regions.get(self.s.region or "")
-        ctx = safety_context(category, region, self.c.regions, self.lang, self.s.role)
-        text = self.c.text(f"safety.{category}", self.lang, **ctx)
-        self.count(f"safety.{category}")
-        if self.s.role == "educator":
-            text += "\n\n" + self.c.text("safety.educator", self.lang, **ctx)
-        self.replies.append(Reply(text=text, kind="safety"))
+        ctx = safety_context(
+            lines_category(category, speaker),
+            region,
+            self.c.regions,
+            self.lang,
+            self.s.role,
+            audience_for(speaker),
+            poisoning,
+        )
+        return {**ctx, "category": category}
+
+    def safety_reply(self, verdict: Verdict, region_lines_only: bool = False) -> None:
+        """Danger first: help for who is speaking and for every category found, then go on or stop."""
+        lead = verdict.category or "general"
+        speaker = speaker_for(verdict.speaker, self.s.role)
+        ctx = self._safety_ctx(lead, speaker, verdict.poisoning)
+        parts = [str(self.c.text(template_for(lead, speaker), self.lang, **ctx))]
+        # (an "also" block whose lines were all shown already renders empty and is left out)
+        shown = {line["name"] for line in ctx["lines"]}
+        for other in verdict.categories[1:]:  # several at once: each one's lines, none twice
+            octx = self._safety_ctx(other, speaker, verdict.poisoning)
+            octx["lines"] = [line for line in octx["lines"] if line["name"] not in shown]
+            shown |= {line["name"] for line in octx["lines"]}
+            also = str(self.c.text("safety.also", self.lang, **octx)).strip()
+            if also:
+                parts.append(also)
+        if not region_lines_only:
+            self.count(f"safety.{lead}")
+        if self.s.role == "educator" and lead != "medical_emergency":
+            parts.append(str(self.c.text("safety.educator", self.lang, **ctx)))
+        if ctx["numbers"]:  # the country is not known yet: the numbers now, a country one tap away
+            parts.append(str(self.c.text("safety.numbers", self.lang, **ctx)))
+        self.replies.append(Reply(text="\n\n".join(parts), kind="safety"))
         self.replies.append(
             Reply(
                 text=self.c.text("safety.after", self.lang, **ctx),
                 choices=[
+                    *self._country_buttons(ctx),
                     Button(id=SAFETY_CONTINUE, label=self.c.text(SAFETY_CONTINUE, self.lang, **ctx)),
                     Button(id=SAFETY_STOP, label=self.c.text(SAFETY_STOP, self.lang, **ctx)),
                 ],
                 token=self.s.token or None,
                 kind="question",
             )
+        )
+
+    def _country_buttons(self, ctx: dict[str, Any]) -> list[Button]:
+        # Before the user's country is known, each country's lines are one tap away.
+        if not ctx["numbers"]:
+            return []
+        return [
+            Button(id=SAFETY_REGION + r.id, label=self.c.local(r.name, self.lang))
+            for r in self._regions_in_order()
+        ]
+
+    def _regions_in_order(self) -> list[Any]:
+        lang = self.lang
+        return sorted(
+            self.c.regions.values(),
+            key=lambda r: (r.id == "intl", lang not in r.languages, self.c.local(r.name, lang)),
         )
 
     # ---- results ------------------------------------------------------------------------------

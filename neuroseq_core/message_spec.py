@@ -6,11 +6,14 @@ from typing import Any
 
 from markupsafe import Markup
 
+from neuroseq_core.safety.reply import SAFETY_TEMPLATES
+
 BASE_SAMPLE: dict[str, Any] = {
     "child": Markup("Sam"),
     "role": "caregiver",
     "group": "one",
     "region_name": "United Kingdom",
+    "emergency_number": "999",
 }
 
 _ITEM = {
@@ -81,7 +84,6 @@ MESSAGES: dict[str, dict[str, Any]] = {
     "setting.outdoors": {},
     "nickname.question": {},
     "nickname.skip": {},
-    "nickname.too_long": {},
     "question.prompt": {
         "number": 3,
         "total": 16,
@@ -135,6 +137,12 @@ MESSAGES: dict[str, dict[str, Any]] = {
     "reprompt.stale": {},
     "reprompt.unknown": {},
     "reprompt.choose": {},
+    "reprompt.free_text": {},
+    "nickname.not_a_name": {},
+    "safety.check.question": {},
+    "safety.check.yes": {},
+    "safety.check.no": {},
+    "safety.check.no_reply": {},
     "input.unsupported": {},
     "input.edited": {},
     "group.private_only": {},
@@ -230,7 +238,16 @@ MESSAGES: dict[str, dict[str, Any]] = {
 }
 
 # Messages rendered with the safety context (neuroseq_core.safety.SAMPLE_CONTEXT).
-SAFETY_MESSAGES = ("safety.educator", "safety.after", "safety.continue", "safety.stop", "helplines.list")
+SAFETY_MESSAGES = (
+    "safety.educator",
+    "safety.after",
+    "safety.continue",
+    "safety.stop",
+    "safety.also",
+    "safety.numbers",
+    "helplines.list",
+    *SAFETY_TEMPLATES,
+)
 
 # Short labels shown on buttons: Telegram shows about 20-30 characters comfortably.
 BUTTON_LABELS = (
@@ -253,6 +270,8 @@ BUTTON_LABELS = (
     "delete.keep",
     "safety.continue",
     "safety.stop",
+    "safety.check.yes",
+    "safety.check.no",
     "results.plan",
     "results.checkin",
     "results.handover",

@@ -198,7 +198,18 @@ class Helpline(Strict):
     web: str | None = None
     hours: str = ""
     languages: list[str] | None = None
+    # Who the line is for: "child" (children and young people), "adult", or "any".
+    audience: Literal["any", "child", "adult"] = "any"
+    # "poisoning": offered in a medical reply only when the message speaks of swallowing or poison.
+    when: Literal["poisoning"] | None = None
     last_verified: dt.date
+
+
+class KnownNumber(Strict):
+    """An emergency number shown before the user's country is known (e.g. 112 in Europe)."""
+
+    number: str
+    where: Localized
 
 
 class Region(Strict):
@@ -209,3 +220,5 @@ class Region(Strict):
     emergency: str
     languages: list[str]
     helplines: list[Helpline]
+    # Only for the fallback region: numbers to show beside the regions' own before a region is known.
+    known_numbers: list[KnownNumber] = Field(default_factory=list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 from neuroseq_core.models import Helpline, Region
@@ -63,14 +64,48 @@ def _check_region(region: Region, stem: str, data: LineDict, name: str, today: d
     return out
 
 
-def lines_for(region: Region, category: str, fallback: Region | None) -> list[Helpline]:
-    """The region's lines for this category (+ general), or the fallback's when the region has none for it."""
-    own = [h for h in region.helplines if category in h.categories or "general" in h.categories]
-    if fallback is None or fallback.id == region.id or any(category in h.categories for h in own):
-        return own
+def lines_for(
+    region: Region, category: str, fallback: Region | None, audience: str = "adult", poisoning: bool = False
+) -> list[Helpline]:
+    """The lines for this category and reader, its own lines first; the fallback's when the region has none.
+
+    A line made for this category comes before a general one (a child's disclosure gets the child
+    line before a suicide line); a medical reply lists no general lines (in an emergency they are
+    no use), and a poison line only when the message speaks of swallowing or poison.
+    """
+
+    def fits(h: Helpline) -> bool:
+        return h.audience in ("any", audience) and (h.when is None or poisoning)
+
+    def pick(r: Region) -> list[Helpline]:
+        own = sorted((h for h in r.helplines if category in h.categories and fits(h)), key=_rank(category))
+        if category == "medical_emergency":
+            return own
+        return own + [h for h in r.helplines if "general" in h.categories and fits(h) and h not in own]
+
+    lines = pick(region)
+    if fallback is None or fallback.id == region.id or any(category in h.categories for h in lines):
+        return lines
     # Nothing local for this category: add the fallback's lines so the reader still has somewhere to go.
-    extra = [h for h in fallback.helplines if category in h.categories or "general" in h.categories]
-    return own + [h for h in extra if h not in own]
+    return lines + [h for h in pick(fallback) if h not in lines]
+
+
+def _rank(category: str) -> Callable[[Helpline], int]:
+    return lambda h: h.categories.index(category)
+
+
+def known_numbers(regions: dict[str, Region], language: str) -> list[dict[str, str]]:
+    """Emergency numbers where this language is spoken, for a reply before the user's country is known."""
+    by_number: dict[str, list[str]] = {}
+    for r in sorted(regions.values(), key=lambda r: r.id):
+        if language in r.languages and any(ch.isdigit() for ch in r.emergency):
+            by_number.setdefault(r.emergency, []).append(r.name.get(language) or r.id)
+    out = [{"number": n, "where": ", ".join(where)} for n, where in by_number.items()]
+    fallback = regions.get(FALLBACK_REGION)
+    for known in fallback.known_numbers if fallback else []:
+        if known.number not in by_number:
+            out.append({"number": known.number, "where": known.where.get(language) or known.number})
+    return out
 
 
 def _line(helpline: Helpline) -> dict[str, str]:
@@ -84,14 +119,23 @@ def _line(helpline: Helpline) -> dict[str, str]:
 
 
 def safety_context(
-    category: str, region: Region | None, regions: dict[str, Region], language: str, role: str | None
+    category: str,
+    region: Region | None,
+    regions: dict[str, Region],
+    language: str,
+    role: str | None,
+    audience: str = "adult",
+    poisoning: bool = False,
 ) -> dict[str, object]:
     """The Jinja context for the safety and helplines templates (keys as safety.SAMPLE_CONTEXT).
 
-    For `helplines.list` (the /helplines command), pass category "general".
+    For `helplines.list` (the /helplines command), pass category "general". `audience` is "child"
+    when a child or young person seems to be writing.
     """
     fallback = regions.get(FALLBACK_REGION)
     shown = region or fallback
+    unknown = region is None or region.id == FALLBACK_REGION
+    numbers = known_numbers(regions, language) if unknown else []
     if shown is None:
         # No region at all (content check failed to load intl): still give the emergency wording.
         return {
@@ -103,17 +147,21 @@ def safety_context(
             "is_educator": role == "educator",
             "lines": [],
             "all_lines": [],
+            "numbers": numbers,
         }
     # A region without digits in `emergency` (intl) has no single number: templates then say
-    # "your local emergency number".
+    # "your local emergency number", after the numbers of the countries where the language is spoken.
     has_number = any(ch.isdigit() for ch in shown.emergency)
     return {
         "category": category,
         "language": language,
         "region_id": shown.id,
-        "region_name": shown.name.get(language) or next(iter(shown.name.values()), shown.id),
+        "region_name": ""
+        if unknown
+        else shown.name.get(language) or next(iter(shown.name.values()), shown.id),
         "emergency_number": shown.emergency if has_number else "",
         "is_educator": role == "educator",
-        "lines": [_line(h) for h in lines_for(shown, category, fallback)],
+        "lines": [_line(h) for h in lines_for(shown, category, fallback, audience, poisoning)],
         "all_lines": [_line(h) for h in shown.helplines],
+        "numbers": numbers,
     }

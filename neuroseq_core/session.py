@@ -42,6 +42,19 @@ class Profile(BaseModel):
         return "on_track"
 
 
+class SafetyMemory(BaseModel):
+    """After a danger reply or question: only the categories, who seemed to speak, and when.
+
+    Never the text. It lets the next message be read in context for a short while ("she's been
+    planning how" after "she said she wants to die"), and answers the "anyone in danger?" buttons.
+    """
+
+    categories: list[str]
+    speaker: str = "adult_self"
+    poisoning: bool = False
+    at: dt.datetime | None = None
+
+
 class Session(BaseModel):
     """Everything the bot remembers about one user's conversation: ids, choices, dates."""
 
@@ -73,6 +86,7 @@ class Session(BaseModel):
     suggested: list[str] = Field(default_factory=list)
     completed_at: dt.datetime | None = None
     pending: str | None = None  # a confirmation being asked (e.g. "delete")
+    safety: SafetyMemory | None = None  # the last danger reply or question, for a short while
 
     extra: dict[str, Any] = Field(default_factory=dict)  # room for later flows
     # Side effects for the service to carry out in the same transaction ("delete_user",

@@ -39,7 +39,7 @@ def test_console_survives_hostile_input(db_env):
     out = run_cli(["console", "--user", "hostile"], "\n".join(typed) + "\n", db_env)
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr
-    assert "Please tap one of the buttons" in out.stdout
+    assert "I can only answer with the buttons" in out.stdout and "/helplines" in out.stdout
 
 
 def test_console_refuses_invalid_content(tmp_path, db_env):

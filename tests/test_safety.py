@@ -14,19 +14,20 @@ from hypothesis import strategies as st
 
 from neuroseq_core.safety import (
     CATEGORIES,
+    LexiconScreen,
     PatternError,
     SafetyScreen,
     compile_pattern,
     normalise,
-    run_safety_check,
 )
+from neuroseq_core.safety.evaluate import run_safety_check
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def screen() -> SafetyScreen:
-    screen, errors = SafetyScreen.load(ROOT / "content")
+def screen() -> LexiconScreen:
+    screen, errors = LexiconScreen.load(ROOT / "content")
     assert not errors, [str(e) for e in errors]
     return screen
 
@@ -117,7 +118,7 @@ def test_bad_patterns_are_rejected(pattern: str, message: str) -> None:
 # --- screening ---------------------------------------------------------------------------------
 
 
-def test_categories_in_priority_order(screen: SafetyScreen) -> None:
+def test_categories_in_priority_order(screen: LexiconScreen) -> None:
     assert (
         screen.categories
         == CATEGORIES
@@ -147,7 +148,7 @@ def test_categories_in_priority_order(screen: SafetyScreen) -> None:
         ("nadie le está haciendo daño", None),
     ],
 )
-def test_negation(screen: SafetyScreen, text: str, expected: str | None) -> None:
+def test_negation(screen: LexiconScreen, text: str, expected: str | None) -> None:
     assert screen.screen(text) == expected
 
 
@@ -161,28 +162,24 @@ def test_negation(screen: SafetyScreen, text: str, expected: str | None) -> None
         ("I can't cope anymore", "caregiver_breaking_point"),
     ],
 )
-def test_priority(screen: SafetyScreen, text: str, expected: str) -> None:
+def test_priority(screen: LexiconScreen, text: str, expected: str) -> None:
     assert screen.screen(text) == expected
 
 
-def test_every_language_is_screened(screen: SafetyScreen) -> None:
+def test_every_language_is_screened(screen: LexiconScreen) -> None:
     # A Spanish speaker may write English and the other way round; the answer does not depend on it.
-    assert screen.screen("I want to die", "es") == "suicide_self_harm"
-    assert screen.screen("me quiero morir", "en") == "suicide_self_harm"
-    assert (
-        screen.screen("mi marido me pega", "en")
-        == screen.screen("mi marido me pega", "es")
-        == "domestic_violence"
-    )
+    assert screen.screen("I want to die") == "suicide_self_harm"
+    assert screen.screen("me quiero morir") == "suicide_self_harm"
+    assert screen.screen("mi marido me pega") == screen.screen("mi marido me pega") == "domestic_violence"
 
 
-def test_danger_deep_in_a_long_message(screen: SafetyScreen) -> None:
+def test_danger_deep_in_a_long_message(screen: LexiconScreen) -> None:
     filler = "We had a long day at school and the bus was late again. " * 60
     assert screen.screen(filler + "Honestly I just want to die." + filler) == "suicide_self_harm"
     assert screen.screen(filler) is None
 
 
-def test_screen_is_fast_enough(screen: SafetyScreen) -> None:
+def test_screen_is_fast_enough(screen: LexiconScreen) -> None:
     # bench/bench_safety.py measures properly; this only catches a large regression.
     text = ("My son melts down after school and hides under the table, the teacher says he is fine. " * 60)[
         :4096
@@ -217,19 +214,19 @@ def test_screen_never_raises(text: str) -> None:
         "1" * 10_000 + "a",
     ],
 )
-def test_screen_survives_odd_text(screen: SafetyScreen, text: str) -> None:
+def test_screen_survives_odd_text(screen: LexiconScreen, text: str) -> None:
     start = time.perf_counter()
     assert screen.screen(text) in (None, *CATEGORIES)
     assert time.perf_counter() - start < 0.1  # no quadratic corner
 
 
-_SCREEN: list[SafetyScreen] = []
+_SCREEN: list[LexiconScreen] = []
 
 
-def _shared_screen() -> SafetyScreen:
+def _shared_screen() -> LexiconScreen:
     # hypothesis does not mix with function-scoped fixtures; load once per run instead.
     if not _SCREEN:
-        _SCREEN.append(SafetyScreen.load(ROOT / "content")[0])
+        _SCREEN.append(LexiconScreen.load(ROOT / "content")[0])
     return _SCREEN[0]
 
 
@@ -251,23 +248,23 @@ categories:
 
 
 def _content(tmp_path: Path, text: str, name: str = "en.yaml") -> Path:
-    (tmp_path / "safety").mkdir(exist_ok=True)
-    (tmp_path / "safety" / name).write_text(text, encoding="utf-8")
+    (tmp_path / "safety" / "lexicon").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "safety" / "lexicon" / name).write_text(text, encoding="utf-8")
     return tmp_path
 
 
 def test_a_good_temp_lexicon_loads(tmp_path: Path) -> None:
-    screen, errors = SafetyScreen.load(_content(tmp_path, GOOD))
+    screen, errors = LexiconScreen.load(_content(tmp_path, GOOD))
     assert errors == []
     assert screen.screen("he is SUICIDAL") == "suicide_self_harm"
 
 
 def test_bad_pattern_names_file_and_line(tmp_path: Path) -> None:
     text = GOOD.replace('patterns: ["domestic violence"]', 'patterns:\n      - "ok words"\n      - "(broken"')
-    screen, errors = SafetyScreen.load(_content(tmp_path, text))
+    screen, errors = LexiconScreen.load(_content(tmp_path, text))
     assert len(errors) == 1
     error = errors[0]
-    assert error.file == "safety/en.yaml"
+    assert error.file == "safety/lexicon/en.yaml"
     assert error.line == text.splitlines().index('      - "(broken"') + 1
     assert "(broken" in error.message and "without its )" in error.message
     assert not error.warning
@@ -276,23 +273,23 @@ def test_bad_pattern_names_file_and_line(tmp_path: Path) -> None:
 
 def test_unknown_category_and_key_are_errors_with_lines(tmp_path: Path) -> None:
     text = GOOD + "  self_harm:\n    patterns: [x]\n" + "colour: blue\n"
-    _, errors = SafetyScreen.load(_content(tmp_path, text))
+    _, errors = LexiconScreen.load(_content(tmp_path, text))
     lines = text.splitlines()
-    by_line = {e.line: e.message for e in errors if e.file == "safety/en.yaml"}
+    by_line = {e.line: e.message for e in errors if e.file == "safety/lexicon/en.yaml"}
     assert "'self_harm' is not a category" in by_line[lines.index("  self_harm:") + 1]
     assert "colour" in by_line[lines.index("colour: blue") + 1]
 
 
 def test_language_must_match_file_name(tmp_path: Path) -> None:
-    _, errors = SafetyScreen.load(_content(tmp_path, GOOD, "fr.yaml"))
-    assert [(e.file, e.line) for e in errors] == [("safety/fr.yaml", 1)]
+    _, errors = LexiconScreen.load(_content(tmp_path, GOOD, "fr.yaml"))
+    assert [(e.file, e.line) for e in errors] == [("safety/lexicon/fr.yaml", 1)]
 
 
 def test_missing_lexicons_and_categories_are_errors(tmp_path: Path) -> None:
-    _, errors = SafetyScreen.load(tmp_path)
+    _, errors = LexiconScreen.load(tmp_path)
     assert errors and "no safety lexicon" in errors[0].message
     partial = GOOD.split("  domestic_violence:")[0]
-    _, errors = SafetyScreen.load(_content(tmp_path, partial))
+    _, errors = LexiconScreen.load(_content(tmp_path, partial))
     assert {e.message.split(":")[0] for e in errors} == {
         "no lexicon has patterns for domestic_violence",
         "no lexicon has patterns for caregiver_breaking_point",
@@ -300,20 +297,26 @@ def test_missing_lexicons_and_categories_are_errors(tmp_path: Path) -> None:
 
 
 def test_invalid_yaml_is_an_error_with_a_line(tmp_path: Path) -> None:
-    _, errors = SafetyScreen.load(_content(tmp_path, "language: en\ncategories: [\n"))
-    assert errors and errors[0].file == "safety/en.yaml" and errors[0].line >= 2
+    _, errors = LexiconScreen.load(_content(tmp_path, "language: en\ncategories: [\n"))
+    assert errors and errors[0].file == "safety/lexicon/en.yaml" and errors[0].line >= 2
 
 
 # --- neuroseq safety check ---------------------------------------------------------------------
 
 
-def test_run_safety_check_format(screen: SafetyScreen) -> None:
-    stdin = io.StringIO("I want to die\r\nwe baked a cake\n\nhe's not breathing\n")
+def test_run_safety_check_format() -> None:
+    screen, errors = SafetyScreen.load(ROOT / "content")
+    assert not [e for e in errors if not e.warning]
+    stdin = io.StringIO(
+        "I want to kill myself tonight\r\nwe baked a cake\n\nhe's not breathing and his lips are blue\n"
+        "i dont know how much longer i can do this\n"
+    )
     stdout = io.StringIO()
     assert run_safety_check(stdin, stdout, screen) == 0
     assert stdout.getvalue().splitlines() == [
-        "suicide_self_harm\tI want to die",
+        "suicide_self_harm\tI want to kill myself tonight",
         "none\twe baked a cake",
         "none\t",
-        "medical_emergency\the's not breathing",
+        "medical_emergency\the's not breathing and his lips are blue",
+        "check:caregiver_breaking_point\ti dont know how much longer i can do this",
     ]

@@ -1,6 +1,6 @@
-"""The safety screen: finds danger in any free-text message, in any language the content has.
+"""The safety lexicon: the fast, precise layer of the safety screen, in every language the content has.
 
-Lexicons live in content/safety/<lang>.yaml and are written in a small pattern language that staff
+Lexicons live in content/safety/lexicon/<lang>.yaml and are written in a small pattern language that staff
 can read (see the top of content/safety/en.yaml). Patterns compile to regular expressions at load
 time; both the patterns and the messages go through the same `normalise`, so a misspelling rule
 written once holds on both sides.
@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -55,6 +55,7 @@ SAMPLE_CONTEXT: dict[str, object] = {
         {"name": "988 Suicide & Crisis Lifeline", "phone": "988", "text": "988", "web": "", "hours": "24/7"},
         {"name": "Childhelp", "phone": "1-800-422-4453", "text": "", "web": "", "hours": ""},
     ],
+    "numbers": [{"number": "911", "where": "United States, Canada"}, {"number": "112", "where": "Europe"}],
     "all_lines": [
         {"name": "988 Suicide & Crisis Lifeline", "phone": "988", "text": "988", "web": "", "hours": "24/7"},
         {
@@ -139,6 +140,9 @@ class Lexicon(_Strict):
     lists: dict[str, list[str]] = Field(default_factory=dict)  # `{name}` in a pattern: one of these
     negations: list[str] = Field(default_factory=list)  # directly before a match, these cancel it
     categories: dict[CategoryId, CategoryLexicon]
+    # Words of swallowing or poison: a medical reply adds a poison line only when one is present
+    # (never for strangulation or a fall).
+    poisoning: list[str] = Field(default_factory=list)
 
 
 class PatternError(ValueError):
@@ -278,6 +282,7 @@ class _Collected:
     triggers: dict[str, list[tuple[str, Firsts]]] = field(default_factory=lambda: {c: [] for c in CATEGORIES})
     unless: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in CATEGORIES})
     negations: list[str] = field(default_factory=list)
+    poisoning: list[str] = field(default_factory=list)
 
 
 def _union(bodies: list[str]) -> re.Pattern[str] | None:
@@ -290,8 +295,8 @@ def _union(bodies: list[str]) -> re.Pattern[str] | None:
 _Entry = tuple[int, re.Pattern[str]]
 
 
-class SafetyScreen:
-    """Finds the most urgent danger category in a message, or None."""
+class LexiconScreen:
+    """Finds the most urgent danger category a lexicon pattern matches in a message, or None."""
 
     categories: tuple[str, ...] = CATEGORIES
 
@@ -303,6 +308,7 @@ class SafetyScreen:
         self._names: list[str] = []
         self._unless: list[re.Pattern[str] | None] = []
         self._negation = _union(collected.negations)
+        self._poisoning = _union(collected.poisoning)
         # Indexed by the word a match can start with, so that at each word of a message only the
         # few patterns that can start there run: trying every pattern at every word of a
         # 4,096-character message costs 5 ms and more, the index keeps it near 1 ms.
@@ -325,26 +331,29 @@ class SafetyScreen:
         self._prefix_lengths = sorted({len(word) for word in self._prefix})
 
     @classmethod
-    def load(cls, content_dir: Path) -> tuple[SafetyScreen, list[ContentError]]:
-        """Load every content/safety/<lang>.yaml; errors name file and line."""
+    def load(cls, content_dir: Path) -> tuple[LexiconScreen, list[ContentError]]:
+        """Load every content/safety/lexicon/<lang>.yaml; errors name file and line."""
         errors: list[ContentError] = []
         collected = _Collected()
-        folder = content_dir / "safety"
-        files = list(read_folder(content_dir, "safety", errors))
+        folder = content_dir / "safety" / "lexicon"
+        files = list(read_folder(content_dir, "safety/lexicon", errors))
         if not files and not errors:
             name = display_name(folder, content_dir)
-            errors.append(ContentError(name, 1, "no safety lexicon: add safety/en.yaml"))
+            errors.append(ContentError(name, 1, "no safety lexicon: add safety/lexicon/en.yaml"))
         for path, name, data in files:
             _load_lexicon(path.stem, name, data, collected, errors)
         for category in CATEGORIES:
             if files and not collected.triggers[category]:
-                message = f"no lexicon has patterns for {category}: add some to safety/en.yaml"
+                message = f"no lexicon has patterns for {category}: add some to safety/lexicon/en.yaml"
                 errors.append(ContentError(display_name(folder, content_dir), 1, message))
         return cls(collected), errors
 
-    def screen(self, text: str, language: str = "en") -> str | None:
+    def poisoning(self, text: str) -> bool:
+        """The message speaks of swallowing something or of poison."""
+        return self._poisoning is not None and self._poisoning.search(f" {normalise(text)} ") is not None
+
+    def screen(self, text: str) -> str | None:
         """The most urgent category the text matches in any language's lexicon, or None."""
-        # `language` is part of the engine's call; every lexicon applies whatever it is.
         norm = normalise(text)
         if not norm:
             return None
@@ -423,15 +432,8 @@ def _load_lexicon(stem: str, name: str, data: Any, collected: _Collected, errors
         return out
 
     collected.negations += [body for body, _ in compiled(lexicon.negations, ["negations"])]
+    collected.poisoning += [body for body, _ in compiled(lexicon.poisoning, ["poisoning"])]
     for category, cat in lexicon.categories.items():
         at: list[str | int] = ["categories", category]
         collected.triggers[category] += compiled(cat.patterns, [*at, "patterns"])
         collected.unless[category] += [body for body, _ in compiled(cat.unless, [*at, "unless"])]
-
-
-def run_safety_check(stdin: TextIO, stdout: TextIO, screen: SafetyScreen, language: str = "en") -> int:
-    """`neuroseq safety check`: each input line gets its category (or `none`), a tab, and the line."""
-    for raw in stdin:
-        message = raw.rstrip("\r\n")
-        stdout.write(f"{screen.screen(message, language) or 'none'}\t{message}\n")
-    return 0

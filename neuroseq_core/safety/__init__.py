@@ -1,0 +1,25 @@
+"""The safety screen: a lexicon and a learned model that find danger in any free-text message."""
+
+from neuroseq_core.safety.lexicon import (
+    CATEGORIES,
+    SAMPLE_CONTEXT,
+    CategoryId,
+    LexiconScreen,
+    PatternError,
+    compile_pattern,
+    normalise,
+)
+from neuroseq_core.safety.screen import SafetyScreen, ScreenConfig, Verdict
+
+__all__ = [
+    "CATEGORIES",
+    "SAMPLE_CONTEXT",
+    "CategoryId",
+    "LexiconScreen",
+    "PatternError",
+    "SafetyScreen",
+    "ScreenConfig",
+    "Verdict",
+    "compile_pattern",
+    "normalise",
+]

@@ -1,0 +1,178 @@
+"""Safety in conversation: two tiers, context, nicknames, before a region, who is speaking, free text."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from driver import NOW, Driver
+from neuroseq_core.content import Content
+from neuroseq_core.engine import SAFETY_NO, SAFETY_REGION, SAFETY_YES
+from neuroseq_core.events import Text
+
+POSSIBLE = "i dont know how much longer i can do this"  # check:caregiver_breaking_point
+CLEAR = "I want to kill myself tonight"  # suicide_self_harm
+
+
+def _safety_text(d: Driver) -> str:
+    return "\n".join(r.text for r in d.replies if r.kind == "safety")
+
+
+@pytest.mark.parametrize("state_setup", ["consent", "role", "region", "age_band", "nickname", "questions"])
+def _driver_in(content: Content, state: str) -> Driver:
+    d = Driver(content)
+    steps = {"role": ["agree"], "region": ["agree", "caregiver"], "age_band": ["agree", "caregiver", "uk"]}
+    steps["nickname"] = [*steps["age_band"], "6-11"]
+    for option in steps.get(state, []):
+        d.press_id(option)
+    if state == "questions":
+        d.onboard_caregiver()
+    assert d.session.state == state
+    return d
+
+
+@pytest.mark.parametrize("state", ["consent", "role", "region", "age_band", "nickname", "questions"])
+def test_both_tiers_in_every_state(content: Content, state: str) -> None:
+    d = _driver_in(content, state)
+    d.type(CLEAR)
+    assert any(r.kind == "safety" for r in d.replies)
+    assert "999" in _safety_text(d) or state in ("consent", "role", "region")  # region known: UK
+    assert d.session.state == state  # the conversation waits where it was
+    d = _driver_in(content, state)
+    d.type(POSSIBLE)
+    assert [r.kind for r in d.replies] == ["question"]
+    assert "danger right now" in d.text
+    assert [b.id for b in d.replies[0].choices] == [SAFETY_YES, SAFETY_NO]
+    d.press_id(SAFETY_NO)
+    assert d.session.state == state and "/helplines" in d.text
+    assert not any(r.kind == "safety" for r in d.replies)
+    d = _driver_in(content, state)
+    d.type(POSSIBLE)
+    d.press_id(SAFETY_YES)
+    assert any(r.kind == "safety" for r in d.replies)
+    assert d.session.state == state
+
+
+def test_context_follow_up_gets_help(content: Content) -> None:
+    d = Driver(content)
+    d.onboard_caregiver(age="12-18", nickname="Mia")
+    alone = Driver(content)
+    alone.onboard_caregiver(age="12-18", nickname="Mia")
+    alone.type("she's been planning how to do it")
+    assert not any(r.kind == "safety" for r in alone.replies)  # alone, it is not clear danger
+    d.send(Text(text="she said she wants to die", now=NOW))
+    d.send(Text(text="she's been planning how to do it", now=NOW + dt.timedelta(minutes=5)))
+    assert any(r.kind == "safety" for r in d.replies)
+    assert "988" not in _safety_text(d) and "Samaritans" in _safety_text(d)  # UK lines
+    # The session keeps only categories and a time: never the words.
+    dumped = d.session.to_json()
+    assert "planning" not in dumped and "wants to die" not in dumped
+    assert d.session.safety is not None and "suicide_self_harm" in d.session.safety.categories
+    # An hour later the context has passed.
+    late = Driver(content)
+    late.onboard_caregiver(age="12-18", nickname="Mia")
+    late.send(Text(text="she said she wants to die", now=NOW))
+    late.send(Text(text="she's been planning how to do it", now=NOW + dt.timedelta(hours=1)))
+    assert not any(r.kind == "safety" for r in late.replies)
+
+
+def test_danger_at_the_nickname_prompt_is_never_a_name(content: Content) -> None:
+    d = Driver(content)
+    d.press_id("agree")
+    d.press_id("caregiver")
+    d.press_id("us")
+    d.press_id("6-11")
+    assert d.session.state == "nickname"
+    d.type("i have the rope ready")
+    assert d.session.nickname is None and d.session.state == "nickname"
+    assert any(r.kind in ("safety", "question") for r in d.replies)
+    assert "rope" not in d.text
+    d.type("my son has been really hard to handle at bedtime")
+    assert d.session.nickname is None and d.session.state == "nickname"
+    assert "more than a name" in d.text and "bedtime" not in d.text
+    d.type("Mary-Jo")
+    assert d.session.nickname == "Mary-Jo" and d.session.state == "questions"
+
+
+def test_before_a_region_numbers_at_once_and_countries_one_tap_away(content: Content) -> None:
+    d = Driver(content)
+    d.type(CLEAR)
+    text = _safety_text(d)
+    for number in ("911", "999", "000", "112"):
+        assert number in text, number
+    ids = [b.id for b in d.replies[-1].choices]
+    assert SAFETY_REGION + "uk" in ids and SAFETY_REGION + "us" in ids
+    d.press_id(SAFETY_REGION + "uk")
+    text = _safety_text(d)
+    assert "Samaritans" in text and "116 123" in text and "999" in text
+    es = Driver(content, language="es")
+    es.type("me voy a quitar la vida esta noche, ya tengo las pastillas")
+    if es.replies[0].kind == "question":  # the gentle question first: yes shows the help
+        es.press_id(SAFETY_YES)
+    text = _safety_text(es)
+    assert "911" in text and "112" in text
+    es.press_id(SAFETY_REGION + "mx")
+    assert "Línea de la Vida" in _safety_text(es)
+
+
+def test_the_right_help_for_who_is_speaking(content: Content) -> None:
+    child = Driver(content)
+    child.press_id("agree")
+    child.press_id("caregiver")
+    child.press_id("us")
+    child.type("12 yrs old and my moms bf has sex with me")
+    text = _safety_text(child)
+    assert "not your fault" in text and "Childhelp" in text
+    assert text.index("Childhelp") < text.index("988") if "988" in text else True
+    teacher = Driver(content)
+    teacher.onboard_educator()
+    teacher.type("a student told me her uncle touches her and she is scared to go home")
+    text = _safety_text(teacher)
+    assert "You're not in trouble" not in text and "believe them" in text
+    assert "safeguarding lead" in text
+    adult = Driver(content)
+    adult.onboard_caregiver(region="us")
+    adult.type("I was raped by my boyfriend last year and I still can't sleep")
+    text = _safety_text(adult)
+    assert "You're not in trouble" not in text and "Tell an adult you trust" not in text
+
+
+def test_several_categories_at_once_and_no_poison_line_for_strangulation(content: Content) -> None:
+    d = Driver(content)
+    d.onboard_caregiver(region="us")
+    d.type("my toddler drank bleach from under the sink")
+    assert "Poison Help" in _safety_text(d)
+    d.type("he strangled me last night and the kids saw everything")
+    d.press_id(SAFETY_YES) if d.replies and d.replies[0].kind == "question" else None
+    text = _safety_text(d)
+    assert "Domestic Violence Hotline" in text
+    assert "Poison Help" not in text
+
+
+def test_free_text_is_always_answered_with_a_way_to_help(content: Content) -> None:
+    d = Driver(content)
+    d.onboard_caregiver(region="uk")
+    for words in ("hmm", "my son likes trains", "what is this for", "🙂", "x" * 4096):
+        d.type(words)
+        assert "/now" in d.text and "/helplines" in d.text and "999" in d.text, words
+        assert "Please tap one of the buttons" not in d.text
+        assert d.session.state == "questions"
+
+
+def test_spanish_parity(content: Content) -> None:
+    d = Driver(content, language="es")
+    d.press_id("agree")
+    d.press_id("caregiver")
+    d.press_id("mx")
+    d.type("ya tengo las pastillas guardadas para hoy en la noche, esta es mi última carta")
+    assert any(r.kind in ("safety", "question") for r in d.replies)
+    if d.replies[0].kind == "question":
+        assert "peligro" in d.text
+        d.press_id(SAFETY_YES)
+    text = _safety_text(d)
+    assert "911" in text and "Línea de la Vida" in text
+    for vosotros in ("estáis", "tenéis", "vuestro", "podéis"):
+        assert vosotros not in text
+    d.type("hola")
+    assert "/now" in d.text and "botones" in d.text
