@@ -1,7 +1,7 @@
 """The safety lexicon: the fast, precise layer of the safety screen, in every language the content has.
 
 Lexicons live in content/safety/lexicon/<lang>.yaml and are written in a small pattern language that staff
-can read (see the top of content/safety/en.yaml). Patterns compile to regular expressions at load
+can read (see the top of content/safety/lexicon/en.yaml). Patterns compile to regular expressions at load
 time; both the patterns and the messages go through the same `normalise`, so a misspelling rule
 written once holds on both sides.
 """
