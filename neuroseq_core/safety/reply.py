@@ -29,7 +29,7 @@ LINES_FROM: dict[tuple[str, str], str] = {
 NICKNAME_MAX = 24
 NICKNAME_WORDS = 3
 # Letters (any script), marks, spaces, and the few signs names carry: Mary-Jo, O'Neil, J.J.
-_NAME_CHARS = re.compile(r"^[\w\s'’.\-]+$")
+_NAME_CHARS = re.compile(r"^[\w\s'’.&<>\-]+$")
 
 
 def speaker_for(speaker: str, role: str | None) -> str:
