@@ -492,17 +492,7 @@ class Conversation(FollowUps):
             self.back()
         elif name == "delete":
             self.s.pending = "delete"
-            self.replies.append(
-                Reply(
-                    text=self.t("delete.question"),
-                    choices=[
-                        Button(id=DELETE_KEEP, label=self.t(DELETE_KEEP)),
-                        Button(id=DELETE_CONFIRM, label=self.t(DELETE_CONFIRM)),
-                    ],
-                    token=self.s.token or None,
-                    kind="question",
-                )
-            )
+            self.side_question(self.t("delete.question"), [DELETE_KEEP, DELETE_CONFIRM])
         elif name == "helplines":
             self.helplines()
             self.prompt()
@@ -704,17 +694,12 @@ class Conversation(FollowUps):
     def safety_question(self, verdict: Verdict) -> None:
         """Possible danger: ask once, gently, with two buttons; the conversation stays where it was."""
         self.count(f"safety_check.{verdict.category}")
-        self.replies.append(
-            Reply(
-                text=self.t("safety.check.question"),
-                choices=[
-                    Button(id=SAFETY_YES, label=self.t(SAFETY_YES)),
-                    Button(id=SAFETY_NO, label=self.t(SAFETY_NO)),
-                ],
-                token=self.s.token or None,
-                kind="question",
-            )
-        )
+        self.side_question(self.t("safety.check.question"), [SAFETY_YES, SAFETY_NO])
+
+    def side_question(self, text: str, button_ids: list[str], before: Sequence[Button] = ()) -> None:
+        """A question beside the flow (confirm, danger check): the state and the question on screen stay."""
+        buttons = [*before, *(Button(id=b, label=self.t(b)) for b in button_ids)]
+        self.replies.append(Reply(text=text, choices=buttons, token=self.s.token or None, kind="question"))
 
     def on_safety_choice(self, option_id: str) -> None:
         """Yes: the help for what was said. No: back where we were. A country: its lines."""
@@ -742,12 +727,16 @@ class Conversation(FollowUps):
             self.helplines()
             self.prompt()
         else:
+            # They told us no one is in danger: that answer, not our guess, colours what comes next.
+            self.s.safety = None
             self.prompt("safety.check.no_reply")
 
-    def _safety_ctx(self, category: str, speaker: str, poisoning: bool) -> dict[str, Any]:
+    def _safety_ctx(self, category: str, speaker: str, poisoning: bool, lead: bool = True) -> dict[str, Any]:
+        # The lead reply may take another category's lines (an adult telling of their own abuse:
+        # adult support lines); an "also" block lists its own category's lines for this reader.
         region = self.c.regions.get(self.s.region or "")
         ctx = safety_context(
-            lines_category(category, speaker),
+            lines_category(category, speaker) if lead else category,
             region,
             self.c.regions,
             self.lang,
@@ -766,7 +755,7 @@ class Conversation(FollowUps):
         # (an "also" block whose lines were all shown already renders empty and is left out)
         shown = {line["name"] for line in ctx["lines"]}
         for other in verdict.categories[1:]:  # several at once: each one's lines, none twice
-            octx = self._safety_ctx(other, speaker, verdict.poisoning)
+            octx = self._safety_ctx(other, speaker, verdict.poisoning, lead=False)
             octx["lines"] = [line for line in octx["lines"] if line["name"] not in shown]
             shown |= {line["name"] for line in octx["lines"]}
             also = str(self.c.text("safety.also", self.lang, **octx)).strip()
@@ -779,17 +768,10 @@ class Conversation(FollowUps):
         if ctx["numbers"]:  # the country is not known yet: the numbers now, a country one tap away
             parts.append(str(self.c.text("safety.numbers", self.lang, **ctx)))
         self.replies.append(Reply(text="\n\n".join(parts), kind="safety"))
-        self.replies.append(
-            Reply(
-                text=self.c.text("safety.after", self.lang, **ctx),
-                choices=[
-                    *self._country_buttons(ctx),
-                    Button(id=SAFETY_CONTINUE, label=self.c.text(SAFETY_CONTINUE, self.lang, **ctx)),
-                    Button(id=SAFETY_STOP, label=self.c.text(SAFETY_STOP, self.lang, **ctx)),
-                ],
-                token=self.s.token or None,
-                kind="question",
-            )
+        self.side_question(
+            self.c.text("safety.after", self.lang, **ctx),
+            [SAFETY_CONTINUE, SAFETY_STOP],
+            before=self._country_buttons(ctx),
         )
 
     def _country_buttons(self, ctx: dict[str, Any]) -> list[Button]:

@@ -10,9 +10,19 @@ from driver import NOW, Driver
 from neuroseq_core.content import Content
 from neuroseq_core.engine import SAFETY_NO, SAFETY_REGION, SAFETY_YES
 from neuroseq_core.events import Text
+from neuroseq_core.render import to_plain
+from neuroseq_core.session import SafetyMemory
 
 POSSIBLE = "i dont know how much longer i can do this"  # check:caregiver_breaking_point
 CLEAR = "I want to kill myself tonight"  # suicide_self_harm
+
+
+def _onboarded(content: Content, region: str) -> Driver:
+    """A caregiver who has chosen a role and a region (the nickname question is on screen)."""
+    d = Driver(content)
+    for option in ("agree", "caregiver", region):
+        d.press_id(option)
+    return d
 
 
 def _safety_text(d: Driver) -> str:
@@ -117,10 +127,7 @@ def test_before_a_region_numbers_at_once_and_countries_one_tap_away(content: Con
 
 
 def test_the_right_help_for_who_is_speaking(content: Content) -> None:
-    child = Driver(content)
-    child.press_id("agree")
-    child.press_id("caregiver")
-    child.press_id("us")
+    child = _onboarded(content, "us")
     child.type("12 yrs old and my moms bf has sex with me")
     text = _safety_text(child)
     assert "not your fault" in text and "Childhelp" in text
@@ -143,11 +150,29 @@ def test_several_categories_at_once_and_no_poison_line_for_strangulation(content
     d.onboard_caregiver(region="us")
     d.type("my toddler drank bleach from under the sink")
     assert "Poison Help" in _safety_text(d)
+    d = Driver(content)
+    d.onboard_caregiver(region="us")
     d.type("he strangled me last night and the kids saw everything")
-    d.press_id(SAFETY_YES) if d.replies and d.replies[0].kind == "question" else None
-    text = _safety_text(d)
-    assert "Domestic Violence Hotline" in text
-    assert "Poison Help" not in text
+    if d.replies[0].kind == "question":
+        d.press_id(SAFETY_YES)
+    text = to_plain(_safety_text(d))
+    # A body in danger first (the emergency number), then the violence at home with its own line.
+    assert text.startswith("This sounds like an emergency. Call 911 now")
+    assert "Also, for the violence at home:" in text and "National Domestic Violence Hotline" in text
+    assert "Poison Help" not in text and text.count("National Domestic Violence Hotline") == 1
+
+
+def test_each_category_found_brings_its_own_lines_once(content: Content) -> None:
+    d = _onboarded(content, "uk")
+    d.session.safety = SafetyMemory(
+        categories=["medical_emergency", "domestic_violence", "child_at_risk"], speaker="adult_self", at=NOW
+    )
+    d.press_id(SAFETY_YES)
+    text = to_plain(_safety_text(d))
+    assert text.startswith("This sounds like an emergency. Call 999 now")
+    assert "National Domestic Abuse Helpline" in text and "NSPCC" in text
+    assert text.index("violence at home") < text.index("for the children")
+    assert "Childline" not in text  # an adult writing: the adults' lines
 
 
 def test_free_text_is_always_answered_with_a_way_to_help(content: Content) -> None:
@@ -161,10 +186,8 @@ def test_free_text_is_always_answered_with_a_way_to_help(content: Content) -> No
 
 
 def test_spanish_parity(content: Content) -> None:
-    d = Driver(content, language="es")
-    d.press_id("agree")
-    d.press_id("caregiver")
-    d.press_id("mx")
+    d = _onboarded(content, "mx")
+    d.type("/language es")
     d.type("ya tengo las pastillas guardadas para hoy en la noche, esta es mi última carta")
     assert any(r.kind in ("safety", "question") for r in d.replies)
     if d.replies[0].kind == "question":

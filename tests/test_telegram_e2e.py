@@ -161,3 +161,53 @@ async def test_group_notice_comes_from_content(api, store, service, content: Con
         [notice] = api.chat_messages(-42)
         assert notice.text.strip() and notice.source_html == service.notice("group.private_only", "en").text
         assert html.unescape(notice.source_html).strip()
+
+
+async def test_safety_tiers_through_telegram(api, store, service):
+    """What a person in Telegram receives: numbers before a country, the gentle question, the help."""
+    async with polling_bot(api, store, service):
+        user = api.user(1301)
+        user.send_command("start")
+        await user.wait_for_keyboard(timeout=10)
+        # Danger before any country is chosen: numbers at once, each country one tap away.
+        user.send_text("I want to kill myself tonight")
+        after = await user.wait_for_message(lambda m: "safety.continue" in option_ids(m), timeout=10)
+        help_text = html.unescape(user.messages[-2].text)
+        for number in ("911", "999", "000", "112"):
+            assert number in help_text
+        assert "safety.region.uk" in option_ids(after)
+        user.press(option_ids(after).index("safety.region.uk"), after)
+        uk = await user.wait_for_message(lambda m: "Samaritans" in m.text, timeout=10)
+        assert "116 123" in uk.text and "999" in uk.text
+        # A possible danger (another person: after a danger reply the same words would be read in
+        # its context): one gentle question, two buttons; "no" goes back to where we were.
+        user = api.user(1302)
+        user.send_command("start")
+        consent = await user.wait_for_keyboard(timeout=10)
+        user.press(0, consent)
+        role = await user.wait_for_keyboard(timeout=10)
+        user.press(0, role)
+        region = await user.wait_for_keyboard(timeout=10)
+        user.press(option_ids(region).index("uk"), region)
+        await user.wait_for_keyboard(timeout=10)
+        user.send_text("i dont know how much longer i can do this")
+        question = await user.wait_for_message(
+            lambda m: "danger right now" in m.text and bool(m.keyboard), timeout=10
+        )
+        assert option_ids(question) == ["safety.check.yes", "safety.check.no"]
+        user.press(1, question)
+        back = await user.wait_for_message(lambda m: "/helplines" in m.text, timeout=10)
+        assert "reached your limit" not in back.text
+        user.send_text("i dont know how much longer i can do this")
+        question = await user.wait_for_message(
+            lambda m: "danger right now" in m.text and bool(m.keyboard), timeout=10
+        )
+        user.press(0, question)
+        help_reply = await user.wait_for_message(lambda m: "reached your limit" in m.text, timeout=10)
+        assert "Samaritans" in help_reply.text
+        # Free text that is neither a button nor danger: a real answer with a way to help.
+        user.send_text("my son likes trains")
+        answer = await user.wait_for_message(lambda m: "only answer with the buttons" in m.text, timeout=10)
+        assert "/now" in answer.text and "/helplines" in answer.text
+        bad = [(c.method, c.status) for c in api.calls if not c.ok and c.method != "getUpdates"]
+        assert bad == []

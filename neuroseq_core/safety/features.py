@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from neuroseq_core.safety.lexicon import normalise
-
 CHAR_MIN, CHAR_MAX = 2, 5
 # A long message is also read in windows of this many words (stepping by WINDOW_STEP), so a
 # danger sentence buried in a paragraph about bedtime is not diluted by everything around it.
@@ -17,13 +15,8 @@ WINDOW_WORDS = 24
 WINDOW_STEP = 12
 
 
-def analyse(text: str) -> list[str]:
-    """The features of one piece of text: word 1-3 grams and in-word character 2-5 grams."""
-    return list(_features(normalise(text)))
-
-
 def analyse_folded(folded: str) -> list[str]:
-    """The same features for text already folded by `normalise`."""
+    """The features of text folded by `normalise`: word 1-3 grams and in-word character 2-5 grams."""
     return list(_features(folded))
 
 

@@ -143,6 +143,9 @@ class Lexicon(_Strict):
     # Words of swallowing or poison: a medical reply adds a poison line only when one is present
     # (never for strangulation or a fall).
     poisoning: list[str] = Field(default_factory=list)
+    # Harm that needs a doctor now whatever else is going on (strangulation, a head hit against a
+    # wall): a reply in another category also leads with the emergency number.
+    medical_also: list[str] = Field(default_factory=list)
 
 
 class PatternError(ValueError):
@@ -283,6 +286,7 @@ class _Collected:
     unless: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in CATEGORIES})
     negations: list[str] = field(default_factory=list)
     poisoning: list[str] = field(default_factory=list)
+    medical_also: list[str] = field(default_factory=list)
 
 
 def _union(bodies: list[str]) -> re.Pattern[str] | None:
@@ -309,6 +313,7 @@ class LexiconScreen:
         self._unless: list[re.Pattern[str] | None] = []
         self._negation = _union(collected.negations)
         self._poisoning = _union(collected.poisoning)
+        self._medical_also = _union(collected.medical_also)
         # Indexed by the word a match can start with, so that at each word of a message only the
         # few patterns that can start there run: trying every pattern at every word of a
         # 4,096-character message costs 5 ms and more, the index keeps it near 1 ms.
@@ -350,7 +355,11 @@ class LexiconScreen:
 
     def poisoning(self, text: str) -> bool:
         """The message speaks of swallowing something or of poison."""
-        return self._poisoning is not None and self._poisoning.search(f" {normalise(text)} ") is not None
+        return _found(self._poisoning, text)
+
+    def medical_also(self, text: str) -> bool:
+        """The message speaks of harm that needs a doctor now (strangled, head hit against a wall)."""
+        return _found(self._medical_also, text)
 
     def screen(self, text: str) -> str | None:
         """The most urgent category the text matches in any language's lexicon, or None."""
@@ -397,6 +406,10 @@ class LexiconScreen:
         return False
 
 
+def _found(regex: re.Pattern[str] | None, text: str) -> bool:
+    return regex is not None and regex.search(f" {normalise(text)} ") is not None
+
+
 def _excepted(unless: re.Pattern[str] | None, text: str, m: re.Match[str]) -> bool:
     # An exception cancels a match it overlaps by at least one word ("to die for", "food poisoning").
     if unless is None:
@@ -433,6 +446,7 @@ def _load_lexicon(stem: str, name: str, data: Any, collected: _Collected, errors
 
     collected.negations += [body for body, _ in compiled(lexicon.negations, ["negations"])]
     collected.poisoning += [body for body, _ in compiled(lexicon.poisoning, ["poisoning"])]
+    collected.medical_also += [body for body, _ in compiled(lexicon.medical_also, ["medical_also"])]
     for category, cat in lexicon.categories.items():
         at: list[str | int] = ["categories", category]
         collected.triggers[category] += compiled(cat.patterns, [*at, "patterns"])

@@ -10,18 +10,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from neuroseq_core.safety.examples import Labelled, check_examples, load_examples
+from neuroseq_core.safety.examples import Labelled, Tier, check_examples, load_examples
 from neuroseq_core.safety.lexicon import CATEGORIES, LexiconScreen
 from neuroseq_core.safety.model import LinearModel, cache_dir, fingerprint
 from neuroseq_core.yamlio import ContentError, YamlError, display_name, load_yaml, validate
 
 log = logging.getLogger(__name__)
 
-Tier = Literal["clear", "check"]
 SHORT_WORDS = 2
 
 
@@ -82,11 +80,6 @@ class SafetyScreen:
         self.model = model
         self.config = config
 
-    def screen(self, text: str, language: str = "en") -> str | None:
-        """The category of a clear danger, or None (the lexicon-era call, kept for callers)."""
-        verdict = self.verdict(text)
-        return verdict.category if verdict.tier == "clear" else None
-
     def verdict(self, text: str, recent: tuple[str, ...] = ()) -> Verdict:
         """Screen one message; `recent` are categories of a danger reply given in the last minutes."""
         cfg = self.config
@@ -114,6 +107,8 @@ class SafetyScreen:
         if tier is None:
             return Verdict(poisoning=poisoning, scores=probs)
         found = {c for c, p in probs.items() if p >= cfg.also} | {lead}
+        if self.lexicon.medical_also(text):  # strangled: a doctor now, whatever else is going on
+            found.add("medical_emergency")
         return Verdict(tier, _ordered(found, lead), s.speaker(cfg.child_speaker), poisoning, probs)
 
     @classmethod
