@@ -102,6 +102,7 @@ def _unleet(token: str) -> str:
     return "".join(chars)
 
 
+@functools.lru_cache(maxsize=256)  # one message is folded by the lexicon, the topics and the model
 def normalise(text: str) -> str:
     """Fold text for matching: lower case, no accents, leetspeak undone, letters unrepeated, words only."""
     text = unicodedata.normalize("NFKD", text.lower())
