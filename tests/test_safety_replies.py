@@ -36,13 +36,19 @@ def _driver_in(content: Content, state: str) -> Driver:
     steps["nickname"] = [*steps["age_band"], "6-11"]
     for option in steps.get(state, []):
         d.press_id(option)
-    if state == "questions":
+    if state in ("questions", "results", "paused"):
         d.onboard_caregiver()
+    if state == "results":
+        d.answer_all(1)
+    if state == "paused":
+        d.type("/cancel")
     assert d.session.state == state
     return d
 
 
-@pytest.mark.parametrize("state", ["consent", "role", "region", "age_band", "nickname", "questions"])
+@pytest.mark.parametrize(
+    "state", ["consent", "role", "region", "age_band", "nickname", "questions", "results", "paused"]
+)
 def test_both_tiers_in_every_state(content: Content, state: str) -> None:
     d = _driver_in(content, state)
     d.type(CLEAR)
