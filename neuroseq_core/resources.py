@@ -75,7 +75,7 @@ def lines_for(
     """
 
     def fits(h: Helpline) -> bool:
-        return h.audience in ("any", audience) and (h.when is None or poisoning)
+        return (audience == "all" or h.audience in ("any", audience)) and (h.when is None or poisoning)
 
     def pick(r: Region) -> list[Helpline]:
         own = sorted((h for h in r.helplines if category in h.categories and fits(h)), key=_rank(category))
@@ -130,7 +130,7 @@ def safety_context(
     """The Jinja context for the safety and helplines templates (keys as safety.SAMPLE_CONTEXT).
 
     For `helplines.list` (the /helplines command), pass category "general". `audience` is "child"
-    when a child or young person seems to be writing.
+    when a child or young person seems to be writing, "adult" for adults' lines only, "all" for both.
     """
     fallback = regions.get(FALLBACK_REGION)
     shown = region or fallback

@@ -59,34 +59,13 @@ def test_frozen_test_split_figures(examples) -> None:  # type: ignore[no-untyped
     tallies = evaluate(screen, [e for e in examples if e.split == "test"])
     overall = tallies[("all", "all")]
     assert overall.danger >= 350 and overall.safe >= 350
-    assert overall.recall >= 0.90, overall
+    # The targets are recall >= 0.95, >= 0.90 per category and language, hard FP <= 0.05 and
+    # all FP <= 0.20; the shipped model meets them (docs/safety.md). The floors leave a little room
+    # for another scikit-learn release to train a slightly different model from the same examples.
+    assert overall.recall >= 0.94, overall
     assert overall.hard_rate <= 0.05, overall
+    assert overall.hard_rate + overall.soft_rate <= 0.20, overall
     for lang in ("en", "es"):
-        assert tallies[(lang, "all")].recall >= 0.88, (lang, tallies[(lang, "all")])
+        assert tallies[(lang, "all")].recall >= 0.92, (lang, tallies[(lang, "all")])
     for category in CATEGORIES:
-        assert tallies[("all", category)].recall >= 0.85, (category, tallies[("all", category)])
-
-
-def test_safety_commands_print_the_contract() -> None:
-    from cli import run_cli
-
-    out = run_cli(
-        ["safety", "check"],
-        "I want to kill myself tonight\nwe baked a cake\ni dont know how much longer i can do this\n",
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == [
-        "suicide_self_harm\tI want to kill myself tonight",
-        "none\twe baked a cake",
-        "check:caregiver_breaking_point\ti dont know how much longer i can do this",
-    ]
-    out = run_cli(["safety", "eval"])
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
-    assert lines[0].startswith("safety screen on the test split (")
-    assert lines[1].split() == ["language", "slice", "n", "recall", "right", "hardFP", "softFP"]
-    for lang in ("all", "en", "es"):
-        for category in CATEGORIES:
-            row = next(line for line in lines if line.split()[:2] == [lang, category])
-            recall, right = (float(x) for x in row.split()[3:5])
-            assert 0.0 <= recall <= 1.0 and 0.0 <= right <= 1.0
+        assert tallies[("all", category)].recall >= 0.90, (category, tallies[("all", category)])

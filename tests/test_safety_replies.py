@@ -171,14 +171,16 @@ def test_several_categories_at_once_and_no_poison_line_for_strangulation(content
 def test_each_category_found_brings_its_own_lines_once(content: Content) -> None:
     d = _onboarded(content, "uk")
     d.session.safety = SafetyMemory(
-        categories=["medical_emergency", "domestic_violence", "child_at_risk"], speaker="adult_self", at=NOW
+        categories=["medical_emergency", "domestic_violence", "child_at_risk"],
+        speaker="adult_about_adult",
+        at=NOW,
     )
     d.press_id(SAFETY_YES)
     text = to_plain(_safety_text(d))
     assert text.startswith("This sounds like an emergency. Call 999 now")
     assert "National Domestic Abuse Helpline" in text and "NSPCC" in text
     assert text.index("violence at home") < text.index("for the children")
-    assert "Childline" not in text  # an adult writing: the adults' lines
+    assert "Childline" not in text  # an adult writing about another adult: the adults' lines
 
 
 def test_free_text_is_always_answered_with_a_way_to_help(content: Content) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 CHAR_MIN, CHAR_MAX = 2, 5
-# A long message is also read in windows of this many words (stepping by WINDOW_STEP), so a
-# danger sentence buried in a paragraph about bedtime is not diluted by everything around it.
+# A long message (over LONG_MESSAGE words) is also read in windows of WINDOW_WORDS words, so a
+# danger sentence buried in a long paste is not diluted by everything around it. On dev, windows
+# for shorter messages raised false positives more than recall.
+LONG_MESSAGE = 80
 WINDOW_WORDS = 24
 WINDOW_STEP = 12
 

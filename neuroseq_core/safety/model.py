@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from neuroseq_core.safety.features import WINDOW_STEP, WINDOW_WORDS, word_features
+from neuroseq_core.safety.features import LONG_MESSAGE, WINDOW_STEP, WINDOW_WORDS, word_features
 from neuroseq_core.safety.lexicon import normalise
 
 # Bump when features, training or the file layout change: old caches are then ignored.
@@ -37,11 +37,12 @@ class Scores:
     speakers: dict[str, float]
 
     def speaker(self, child_at_least: float) -> str:
-        """Who seems to speak; "child" only when the model is this sure (an adult is never told as a child)."""
-        ranked = sorted(self.speakers, key=lambda k: -self.speakers[k])
-        if ranked[0] == "child" and self.speakers["child"] < child_at_least:
-            return ranked[1]
-        return ranked[0]
+        """Who seems to speak. "child" only when the model is this sure; a person speaking of
+        themselves whose age is unsure is "adult_self", answered in words that fit any age."""
+        top = max(self.speakers, key=lambda k: self.speakers[k])
+        if top == "child" and self.speakers["child"] < child_at_least:
+            return "adult_self"
+        return top
 
 
 class LinearModel:
@@ -106,7 +107,7 @@ class LinearModel:
         words = normalise(text).split()
         per_word = self._position_ids(words)
         pieces = [range(len(words))]
-        if len(words) > WINDOW_WORDS:  # a danger sentence buried in a paragraph is read on its own too
+        if len(words) > LONG_MESSAGE:  # a danger sentence buried in a long paste is read on its own too
             pieces += [
                 range(i, min(i + WINDOW_WORDS, len(words)))
                 for i in range(0, len(words) - WINDOW_STEP, WINDOW_STEP)

@@ -13,16 +13,15 @@ VARIANTS: dict[tuple[str, str], str] = {
     ("suicide_self_harm", "adult_about_child"): "safety.suicide_self_harm.other",
     ("suicide_self_harm", "adult_about_adult"): "safety.suicide_self_harm.other",
     ("child_at_risk", "child"): "safety.child_at_risk.child",
-    ("child_at_risk", "adult_self"): "safety.child_at_risk.self_adult",
+    ("child_at_risk", "adult_self"): "safety.child_at_risk.self",
     ("domestic_violence", "child"): "safety.domestic_violence.child",
     ("domestic_violence", "adult_about_child"): "safety.domestic_violence.other",
     ("domestic_violence", "adult_about_adult"): "safety.domestic_violence.other",
 }
 SAFETY_TEMPLATES: tuple[str, ...] = tuple(sorted(set(VARIANTS.values())))
-# Whose lines fit best where the category's own would not: an adult telling of their own abuse
-# needs adult support lines, not a child line; a child who sees violence at home, a child line.
+# Whose lines fit best where the category's own would not: a child who sees violence at home
+# needs a child line, not an adults' domestic-violence line.
 LINES_FROM: dict[tuple[str, str], str] = {
-    ("child_at_risk", "adult_self"): "domestic_violence",
     ("domestic_violence", "child"): "child_at_risk",
 }
 
@@ -50,8 +49,10 @@ def lines_category(category: str, speaker: str) -> str:
 
 
 def audience_for(speaker: str) -> str:
-    """Whose helplines: children's lines for a child, adults' otherwise."""
-    return "child" if speaker == "child" else "adult"
+    """Whose helplines: children's lines for a child, every line for an adult about a child (to
+    pass on), adults' lines for an adult about an adult, and every line for a person speaking of
+    themselves (their age is not known)."""
+    return {"child": "child", "adult_about_adult": "adult"}.get(speaker, "all")
 
 
 def recent(
