@@ -8,6 +8,8 @@ dev split only; the frozen test split is what `neuroseq safety eval` reports.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,7 +157,9 @@ def trained_model(examples: list[Labelled], config: ScreenConfig, content_dir: P
     )
     path = cache_dir() / f"safety-{key}.npz"
     try:
-        return LinearModel.load(path)
+        model = LinearModel.load(path)
+        os.utime(path)  # in use: not pruned
+        return model
     except (OSError, ValueError, KeyError):
         pass  # not cached yet (or unreadable): train
     from neuroseq_core.safety.train import fit  # scikit-learn takes 1.4 s to import
@@ -164,6 +168,15 @@ def trained_model(examples: list[Labelled], config: ScreenConfig, content_dir: P
     model = fit([e.example for e in learn], c=config.c, min_df=config.min_df)
     try:
         model.save(path)
+        _prune(path)
     except OSError as exc:  # a read-only home still serves, it trains again next start
         log.warning("could not cache the safety model", extra={"error": type(exc).__name__})
     return model
+
+
+def _prune(keep: Path, older_than: float = 30 * 86400) -> None:
+    # Every change to the examples leaves a new file: drop those nobody has loaded for a month.
+    cutoff = time.time() - older_than
+    for old in keep.parent.glob("safety-*.npz"):
+        if old != keep and max(old.stat().st_mtime, old.stat().st_atime) < cutoff:
+            old.unlink(missing_ok=True)
