@@ -320,3 +320,11 @@ def test_run_safety_check_format() -> None:
         "medical_emergency\the's not breathing and his lips are blue",
         "check:caregiver_breaking_point\ti dont know how much longer i can do this",
     ]
+
+
+def test_folding_never_turns_nose_into_noose(screen: LexiconScreen) -> None:
+    assert normalise("she picks her NOSE") == "she picks her nose"
+    assert normalise("a noose") == "a noose" and normalise("sooo tired") == "so tired"
+    assert screen.screen("she picks her nose all the time") is None
+    assert screen.screen("my nose is bleeding a bit after football") != "suicide_self_harm"
+    assert screen.screen("he tied a noose in his room") == "suicide_self_harm"

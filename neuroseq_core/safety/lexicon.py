@@ -72,6 +72,8 @@ SAMPLE_CONTEXT: dict[str, object] = {
 # Normalisation
 
 _APOSTROPHES = re.compile("['’‘`´ʼ]")
+# Words whose squeezed form is another, harmless word: "she picks her nose" is not "noose".
+KEEP_DOUBLES = frozenset({"noose", "nooses"})
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 # A token that mixes letters with leet characters ("k1ll", "su1cide", "$uicide", "d13").
 # Anchored at the start of a token so the scan stays linear on long runs without spaces.
@@ -113,9 +115,16 @@ def normalise(text: str) -> str:
         text = _LEET_TOKEN.sub(lambda m: _unleet(m.group(0)), text)
     # Squeezing every doubled letter ("sooo" -> "so", "kill" -> "kil") also folds the commonest
     # misspellings; patterns are squeezed the same way, so "kill" in a lexicon still matches.
+    # A few words would become another word ("noose" -> "nose") and keep their doubles.
     if text.isascii():
-        return " ".join(_ASCII_REPEAT.sub("", text.translate(_ASCII_NON_WORD)).split())
-    return " ".join(_NON_WORD.sub(" ", _REPEAT.sub("", text)).split())
+        text = text.translate(_ASCII_NON_WORD)
+        repeat = _ASCII_REPEAT
+    else:
+        text = _NON_WORD.sub(" ", text)
+        repeat = _REPEAT
+    if not any(word in text for word in KEEP_DOUBLES):
+        return " ".join(repeat.sub("", text).split())
+    return " ".join(w if w in KEEP_DOUBLES else repeat.sub("", w) for w in text.split())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from neuroseq_core.safety.features import LONG_MESSAGE, WINDOW_STEP, WINDOW_WORD
 from neuroseq_core.safety.lexicon import normalise
 
 # Bump when features, training or the file layout change: old caches are then ignored.
-MODEL_VERSION = "ngram-lr-2"
+MODEL_VERSION = "ngram-lr-3"
 DANGER = "danger"  # the last output column: any danger at all, learned from every example
 SPEAKERS: tuple[str, ...] = ("child", "adult_about_child", "adult_self", "adult_about_adult")
 
