@@ -720,7 +720,7 @@ class Conversation(FollowUps):
                 self.helplines()
                 self.prompt()
             else:
-                self.safety_reply(verdict, region_lines_only=True)
+                self.safety_reply(verdict, count=False)  # the same danger, now with local lines
         elif option_id == SAFETY_YES and verdict is not None:
             self.safety_reply(verdict)
         elif option_id == SAFETY_YES:
@@ -732,8 +732,8 @@ class Conversation(FollowUps):
             self.prompt("safety.check.no_reply")
 
     def _safety_ctx(self, category: str, speaker: str, poisoning: bool, lead: bool = True) -> dict[str, Any]:
-        # The lead reply may take another category's lines (an adult telling of their own abuse:
-        # adult support lines); an "also" block lists its own category's lines for this reader.
+        # The lead reply may take another category's lines (a child who sees violence at home: a
+        # child line); an "also" block lists its own category's lines for this reader.
         region = self.c.regions.get(self.s.region or "")
         ctx = safety_context(
             lines_category(category, speaker) if lead else category,
@@ -746,7 +746,7 @@ class Conversation(FollowUps):
         )
         return {**ctx, "category": category}
 
-    def safety_reply(self, verdict: Verdict, region_lines_only: bool = False) -> None:
+    def safety_reply(self, verdict: Verdict, count: bool = True) -> None:
         """Danger first: help for who is speaking and for every category found, then go on or stop."""
         lead = verdict.category or "general"
         speaker = speaker_for(verdict.speaker, self.s.role)
@@ -761,12 +761,12 @@ class Conversation(FollowUps):
             also = str(self.c.text("safety.also", self.lang, **octx)).strip()
             if also:
                 parts.append(also)
-        if not region_lines_only:
+        if count:
             self.count(f"safety.{lead}")
-        if self.s.role == "educator" and lead != "medical_emergency":
+        if self.s.role == "educator" and any(c != "medical_emergency" for c in verdict.categories):
             parts.append(str(self.c.text("safety.educator", self.lang, **ctx)))
-        if ctx["numbers"]:  # the country is not known yet: the numbers now, a country one tap away
-            parts.append(str(self.c.text("safety.numbers", self.lang, **ctx)))
+        if ctx["numbers"]:  # the country is not known yet: the numbers first, a country one tap away
+            parts.insert(0, str(self.c.text("safety.numbers", self.lang, **ctx)))
         self.replies.append(Reply(text="\n\n".join(parts), kind="safety"))
         self.side_question(
             self.c.text("safety.after", self.lang, **ctx),
