@@ -77,8 +77,11 @@ async def converse(
         user.message_json(text="/start", entities=[{"type": "bot_command", "offset": 0, "length": 6}]),
     )
     await post(start, seed)
+    previous = None
     for step in range(1, 80):
-        question = user.last_keyboard()
+        # 200 means stored; the reply may still be on its way from either process's sender.
+        await api.wait_until(lambda: user.last_keyboard() not in (None, previous), timeout=10)
+        question = previous = user.last_keyboard()
         ids = option_ids(question)
         if {"more", "restart"} <= set(ids):
             break
