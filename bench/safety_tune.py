@@ -27,9 +27,9 @@ def main() -> int:
     dev = [e for e in examples if e.split == "dev"]
     lexicon, _ = LexiconScreen.load(ROOT / "content")
     print(f"train {len(train)}, dev {len(dev)}")
-    for c in (8.0, 16.0, 32.0):
+    for c in (4.0, 8.0, 16.0):
         model = fit(train, c=c)
-        grid = itertools.product((0.9, 0.95), (0.33, 0.35, 0.37, 0.4), (0.5,), (0.05, 0.1, 0.2))
+        grid = itertools.product((0.9,), (0.22, 0.25, 0.28, 0.3, 0.33), (0.5,), (0.05, 0.1))
         for clear, check, lexicon_clear, lexicon_check in grid:
             cfg = ScreenConfig(
                 c=c, clear=clear, check=check, lexicon_clear=lexicon_clear, lexicon_check=lexicon_check
