@@ -29,11 +29,9 @@ def main() -> int:
     print(f"train {len(train)}, dev {len(dev)}")
     for c in (4.0, 8.0, 16.0):
         model = fit(train, c=c)
-        grid = itertools.product((0.9,), (0.22, 0.25, 0.28, 0.3, 0.33), (0.5,), (0.05, 0.1))
-        for clear, check, lexicon_clear, lexicon_check in grid:
-            cfg = ScreenConfig(
-                c=c, clear=clear, check=check, lexicon_clear=lexicon_clear, lexicon_check=lexicon_check
-            )
+        grid = itertools.product((0.85, 0.9, 0.95), (0.25, 0.28, 0.31, 0.34, 0.37), (0.3, 0.5))
+        for clear, check, lexicon_clear in grid:
+            cfg = ScreenConfig(c=c, clear=clear, check=check, lexicon_clear=lexicon_clear)
             t = evaluate(SafetyScreen(lexicon, model, cfg), dev)
             overall = t[("all", "all")]
             worst = min(t[(lang, "all")].recall for lang in ("en", "es"))
@@ -51,7 +49,7 @@ def main() -> int:
                 and allfp <= 0.2
             )
             print(
-                f"C={c:<4} clear={clear} check={check} lex={lexicon_clear}/{lexicon_check}: recall {overall.recall:.3f} "
+                f"C={c:<4} clear={clear} check={check} lex={lexicon_clear}: recall {overall.recall:.3f} "
                 f"(worst lang {worst:.3f}, worst category {cats:.3f}) right {overall.right_rate:.3f} "
                 f"hard {overall.hard_rate:.3f} all {allfp:.3f}{'  OK' if ok else ''}"
             )

@@ -17,6 +17,14 @@ POSSIBLE = "i dont know how much longer i can do this"  # check:caregiver_breaki
 CLEAR = "I want to kill myself tonight"  # suicide_self_harm
 
 
+def _help_for(d: Driver, text: str) -> str:
+    """Type a message; if the gentle question comes first, say yes; the help the person reads."""
+    d.type(text)
+    if d.replies and d.replies[0].kind == "question" and "danger right now" in d.text:
+        d.press_id(SAFETY_YES)
+    return _safety_text(d)
+
+
 def _onboarded(content: Content, region: str) -> Driver:
     """A caregiver who has chosen a role and a region (the nickname question is on screen)."""
     d = Driver(content)
@@ -124,10 +132,7 @@ def test_before_a_region_numbers_at_once_and_countries_one_tap_away(content: Con
     text = _safety_text(d)
     assert "Samaritans" in text and "116 123" in text and "999" in text
     es = Driver(content, language="es")
-    es.type("me voy a quitar la vida esta noche, ya tengo las pastillas")
-    if es.replies[0].kind == "question":  # the gentle question first: yes shows the help
-        es.press_id(SAFETY_YES)
-    text = _safety_text(es)
+    text = _help_for(es, "me voy a quitar la vida esta noche, ya tengo las pastillas")
     assert "911" in text and "112" in text
     es.press_id(SAFETY_REGION + "mx")
     assert "Línea de la Vida" in _safety_text(es)
@@ -135,34 +140,28 @@ def test_before_a_region_numbers_at_once_and_countries_one_tap_away(content: Con
 
 def test_the_right_help_for_who_is_speaking(content: Content) -> None:
     child = _onboarded(content, "us")
-    child.type("12 yrs old and my moms bf has sex with me")
-    text = _safety_text(child)
+    text = _help_for(child, "12 yrs old and my moms bf has sex with me")
     assert "not your fault" in text and "Childhelp" in text
-    assert text.index("Childhelp") < text.index("988") if "988" in text else True
+    if "988" in text:  # the child-abuse line before the general one
+        assert text.index("Childhelp") < text.index("988")
     teacher = Driver(content)
     teacher.onboard_educator()
-    teacher.type("a student told me her uncle touches her and she is scared to go home")
-    text = _safety_text(teacher)
+    text = _help_for(teacher, "a student told me her uncle touches her and she is scared to go home")
     assert "You're not in trouble" not in text and "believe them" in text
     assert "safeguarding lead" in text
     adult = Driver(content)
     adult.onboard_caregiver(region="us")
-    adult.type("I was raped by my boyfriend last year and I still can't sleep")
-    text = _safety_text(adult)
+    text = _help_for(adult, "I was raped by my boyfriend last year and I still can't sleep")
     assert "You're not in trouble" not in text and "Tell an adult you trust" not in text
 
 
 def test_several_categories_at_once_and_no_poison_line_for_strangulation(content: Content) -> None:
     d = Driver(content)
     d.onboard_caregiver(region="us")
-    d.type("my toddler drank bleach from under the sink")
-    assert "Poison Help" in _safety_text(d)
+    assert "Poison Help" in _help_for(d, "my toddler drank bleach from under the sink")
     d = Driver(content)
     d.onboard_caregiver(region="us")
-    d.type("he strangled me last night and the kids saw everything")
-    if d.replies[0].kind == "question":
-        d.press_id(SAFETY_YES)
-    text = to_plain(_safety_text(d))
+    text = to_plain(_help_for(d, "he strangled me last night and the kids saw everything"))
     # A body in danger first (the emergency number), then the violence at home with its own line.
     assert text.startswith("This sounds like an emergency. Call 911 now")
     assert "Also, for the violence at home:" in text and "National Domestic Violence Hotline" in text

@@ -35,7 +35,6 @@ class ScreenConfig(BaseModel):
     clear: float = Field(default=0.7, ge=0, le=1)  # danger probability for the safety reply at once
     check: float = Field(default=0.3, ge=0, le=1)  # danger probability for the gentle question
     lexicon_clear: float = Field(default=0.5, ge=0, le=1)  # a lexicon match is clear above this, else check
-    lexicon_check: float = Field(default=0.1, ge=0, le=1)  # ...and below this the model overrules it
     also: float = Field(default=0.6, ge=0, le=1)  # another category joins the reply above this
     context_minutes: int = Field(default=30, ge=0, le=240)  # how long a danger reply colours the next
     context: float = Field(default=0.5, ge=0, le=1)  # in that time, this much of the same is enough
@@ -93,13 +92,11 @@ class SafetyScreen:
         s = self.model.scores(text)
         probs = s.categories
         top = max(probs, key=lambda c: probs[c])
-        lead = lex if lex is not None and s.danger >= cfg.lexicon_check else top
+        lead = lex or top  # the lexicon is precise: the model never overrules a match
         tier: Tier | None = None
         if s.danger >= cfg.clear or (lex is not None and s.danger >= cfg.lexicon_clear):
             tier = "clear"
-        elif (lex is not None and s.danger >= cfg.lexicon_check) or (
-            s.danger >= cfg.check and len(text.split()) > SHORT_WORDS
-        ):
+        elif lex is not None or (s.danger >= cfg.check and len(text.split()) > SHORT_WORDS):
             # One or two words without a lexicon match are answers and names ("Bee", "most
             # days"): too little to read meaning from, so only the reply at once can fire.
             tier = "check"
