@@ -27,9 +27,9 @@ def main() -> int:
     dev = [e for e in examples if e.split == "dev"]
     lexicon, _ = LexiconScreen.load(ROOT / "content")
     print(f"train {len(train)}, dev {len(dev)}")
-    for c in (4.0, 8.0, 16.0):
+    for c in (8.0,):
         model = fit(train, c=c)
-        grid = itertools.product((0.85, 0.9, 0.95), (0.25, 0.28, 0.31, 0.34, 0.37), (0.3, 0.5))
+        grid = itertools.product((0.9,), (0.265, 0.27, 0.275), (0.5,))
         for clear, check, lexicon_clear in grid:
             cfg = ScreenConfig(c=c, clear=clear, check=check, lexicon_clear=lexicon_clear)
             t = evaluate(SafetyScreen(lexicon, model, cfg), dev)
