@@ -1,4 +1,4 @@
-"""ruff (lint and format) and mypy (neuroseq_core) stay clean."""
+"""ruff (lint and format) and mypy (strict, over neuroseq_core, bot and dialogs) stay clean."""
 
 from __future__ import annotations
 
@@ -36,7 +36,11 @@ def test_ruff_format():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_mypy_core():
+def test_mypy_strict_over_every_package():
     pytest.importorskip("mypy")
     out = _run("mypy")
     assert out.returncode == 0, out.stdout[-5000:] + out.stderr
+    # Every package is checked, not only the core: count the files mypy says it read.
+    files = [p for pkg in ("neuroseq_core", "bot", "dialogs") for p in (ROOT / pkg).rglob("*.py")]
+    checked = int(out.stdout.rsplit(" in ", 1)[1].split()[0])
+    assert checked >= len(files), out.stdout
