@@ -141,10 +141,16 @@ async def test_spanish_speaker_and_commands(api, store, service, content: Conten
     async with polling_bot(api, store, service):
         user = api.user(1003, language_code="es")
         user.send_command("start")
-        await user.wait_for_keyboard(timeout=10)
+        consent = await user.wait_for_keyboard(timeout=10)
+        # Telegram said Spanish: the disclaimer and its buttons are in Spanish.
+        assert consent.labels[0] == content.messages["es"]["consent.agree"]
+        assert "¿Empezamos?" in consent.text
+        replies = {}
         for name in ("help", "privacy", "helplines"):
             user.send_command(name)
-            await user.wait_for_message(timeout=10)
+            replies[name] = await user.wait_for_message(timeout=10)
+        assert "Líneas de ayuda" in replies["helplines"].text and "Helplines" not in replies["helplines"].text
+        assert "/delete" in replies["privacy"].text and "never your messages" not in replies["privacy"].text
         assert all(c.ok for c in api.calls_to("sendMessage"))
     # The menu carries content's descriptions, in each language content has.
     menus = {c.params.get("language_code"): c.params["commands"] for c in api.calls_to("setMyCommands")}
