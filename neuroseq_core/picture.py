@@ -27,7 +27,6 @@ BLOCK_EDGE = (86, 180, 233)  # sky blue
 START_EDGE = (0, 114, 178)  # blue #0072B2
 ARROW = (230, 159, 0)  # orange #E69F00
 TEXT = (34, 34, 34)
-MUTED = (110, 110, 110)
 
 FontType = ImageFont.FreeTypeFont | ImageFont.ImageFont
 

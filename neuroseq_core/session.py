@@ -63,7 +63,6 @@ class Session(BaseModel):
     schema_version: int = SCHEMA_VERSION
     user_id: str
     language: str = "en"
-    flow: str = "main"
     state: str = "new"
     token: str = ""  # token of the prompt now on screen; a press with another token is stale
     seq: int = 0  # counts prompts, to make tokens

@@ -394,3 +394,10 @@ def test_an_edited_message_that_adds_a_disclosure_gets_help(content):
     d.send(Unsupported(what="edited_message", text="sometimes"))
     assert not any(r.kind == "safety" for r in d.replies)
     assert d.session.answers == before
+
+
+def test_a_session_saved_with_the_old_flow_field_still_loads():
+    # Sessions stored before `flow` was dropped carry it; they load, and nothing else is lost.
+    old = '{"schema_version": 1, "user_id": "u9", "flow": "main", "state": "questions", "consent": true, "answers": {"c_sleep": "often"}}'
+    session = Session.from_json(old)
+    assert session.state == "questions" and session.consent and session.answers == {"c_sleep": "often"}
