@@ -99,7 +99,7 @@ async def engine_run(content: Content, n: int, mode: str, seed: int) -> Run:
 
         async def handle(event: Event) -> list[Reply]:
             nonlocal session
-            session, replies = step(session, event, content)
+            session, replies, _effects = step(session, event, content)
             return replies
 
         await converse(handle, run, mode, rng, LANGUAGES[i % 2])

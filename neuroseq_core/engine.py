@@ -1,4 +1,4 @@
-"""The engine: `step(session, event, content) -> (session, replies)`. No I/O, no clock of its own."""
+"""The engine: `step(session, event, content) -> (session, replies, effects)`. No I/O, no clock of its own."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from transitions import EventData, MachineError
 from dialogs import MAIN
 from dialogs.flow import Ask, Flow
 from neuroseq_core.content import Content
+from neuroseq_core.effects import CancelReminders, Count, DeleteUser, Effect, SaveProfile
 from neuroseq_core.events import (
     Button,
     Choice,
@@ -85,12 +86,11 @@ def new_session(user_id: str, content: Content) -> Session:
     return Session(user_id=user_id, language=content.default_language, state=MAIN.initial)
 
 
-def step(session: Session, event: Event, content: Content) -> tuple[Session, list[Reply]]:
-    """Apply one event to a session; returns the new session and the replies, in order."""
+def step(session: Session, event: Event, content: Content) -> tuple[Session, list[Reply], list[Effect]]:
+    """Apply one event to a session; returns the new session, the replies in order, and the effects."""
     conv = Conversation(session.model_copy(deep=True), content, event)
-    conv.s.effects = []
     conv.handle()
-    return conv.s, conv.replies
+    return conv.s, conv.replies, conv.effects
 
 
 def fold(text: str) -> str:
@@ -127,6 +127,7 @@ class Conversation(FollowUps):
         self.flow: Flow = MAIN
         self.state = session.state if session.state in self.flow.states else self.flow.initial
         self.replies: list[Reply] = []
+        self.effects: list[Effect] = []  # for the service, in the same transaction as the replies
         self.repaired = False  # the question on screen was removed from content (see repair)
 
     # ---- words -------------------------------------------------------------------------------
@@ -267,7 +268,7 @@ class Conversation(FollowUps):
 
     def count(self, name: str) -> None:
         """Ask the service to add one to an anonymous counter (for /stats; no user id is kept)."""
-        self.s.effects.append(f"count:{name}")
+        self.effects.append(Count(name))
 
     # ---- choices ---------------------------------------------------------------------------------
 
@@ -471,7 +472,7 @@ class Conversation(FollowUps):
             self.pause()
         elif name == "stop":
             # /stop also ends every check-in: the user asked us to stop, not only to pause.
-            self.s.effects.append("cancel_reminders")
+            self.effects.append(CancelReminders())
             self.s.extra.pop("checkin_days", None)
             self.pause("stop.done")
         elif name == "now":
@@ -576,7 +577,7 @@ class Conversation(FollowUps):
                 return
             self.s.pending = None
             if option_id == DELETE_CONFIRM:
-                self.s.effects.append("delete_user")
+                self.effects.append(DeleteUser())
                 self.say("delete.done")
             else:
                 self.prompt("delete.kept")
@@ -823,7 +824,7 @@ class Conversation(FollowUps):
         self.s.profile = profile
         self.s.completed_at = self.event.now
         self.s.suggested = []
-        self.s.effects.append("save_profile")
+        self.effects.append(SaveProfile())
         self.count("conversation.completed")
         self.count(f"start_step.{profile.start_step}")
         self._summary()

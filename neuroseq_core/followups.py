@@ -1,8 +1,8 @@
 """The follow-ups of a conversation: help right now, check-ins, the dose plan, progress, the handover note.
 
 A mixin of the engine's Conversation (neuroseq_core.engine): the same pure, synchronous model the
-shared machine runs on, with no I/O. Reminders are asked for as effects ("remind:<kind>:<seconds>",
-"cancel_reminders") that the service carries out in the update's transaction.
+shared machine runs on, with no I/O. Reminders are asked for as effects (Remind, CancelReminders)
+that the service carries out in the update's transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from transitions import EventData
 
 from dialogs import MAIN
 from neuroseq_core.doses import plan_doses
+from neuroseq_core.effects import CancelReminders, Effect, Remind
 from neuroseq_core.events import Due, Event, Picture, Reply, ReplyKind
 from neuroseq_core.models import BAND_ORDER, STEP_ORDER, Activity, Band
 from neuroseq_core.recommend import Filters, fits, gentler
@@ -45,6 +46,7 @@ class FollowUps:
     event: Event
     state: str
     replies: list[Reply]
+    effects: list[Effect]
 
     if TYPE_CHECKING:  # provided by Conversation
 
@@ -142,14 +144,14 @@ class FollowUps:
         if option_id in CHECKIN_DAYS:
             days = int(option_id)
             now = self.event.now or dt.datetime.now(dt.UTC)
-            self.s.effects.append("cancel_reminders")  # one pending check-in at a time
-            self.s.effects.append(f"remind:checkin:{days * 86400}")
+            self.effects.append(CancelReminders())  # one pending check-in at a time
+            self.effects.append(Remind("checkin", dt.timedelta(days=days)))
             self.s.extra["checkin_days"] = days
             self.s.extra["checkin_ids"] = [a.id for a in self._tried()]
             done = self.s.completed_at
             if done is not None and done + PROGRESS_AFTER > now:
                 seconds = int((done + PROGRESS_AFTER - now).total_seconds())
-                self.s.effects.append(f"remind:progress:{seconds}")
+                self.effects.append(Remind("progress", dt.timedelta(seconds=seconds)))
             self.count("checkin.opted_in")
         back = self.s.extra.pop("checkin_return", None)
         self.fire("pick_checkin")
@@ -179,7 +181,7 @@ class FollowUps:
     def after_checkin(self, option_id: str) -> None:
         """How it went: more of what worked, else easier or more regulating ideas; then offer another."""
         if option_id == "stop":
-            self.s.effects.append("cancel_reminders")
+            self.effects.append(CancelReminders())
             self.s.extra.pop("checkin_days", None)
             back = self.s.extra.pop("checkin_return", None)
             self.jump(back if back in RESUMABLE - {"checkin", "checkin_offer"} else "results")

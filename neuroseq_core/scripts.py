@@ -60,8 +60,7 @@ def run_script(script: dict[str, Any], content: Content, file: str = "<script>")
 
     def send(text: str) -> list[Reply]:
         nonlocal session, last
-        session, replies = step(session, parse_input(text, last, NOW), content)
-        session = session.model_copy(update={"effects": []})
+        session, replies, _effects = step(session, parse_input(text, last, NOW), content)
         for r in replies:
             if r.choices:
                 last = r

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable
 
 from neuroseq_core.content import ContentHolder
+from neuroseq_core.effects import CancelReminders, Count, DeleteUser, Effect, Remind, SaveProfile
 from neuroseq_core.engine import new_session, step
 from neuroseq_core.events import Command, Due, Event, Reply
 from neuroseq_core.session import Session
@@ -73,7 +74,9 @@ class Service:
         event = Due(what=reminder.kind, now=now or utcnow())
         return await self.handle(reminder.user_id, reminder.chat_id, event, reminder_id=reminder.id)
 
-    def step(self, session: Session | None, user_id: str, event: Event) -> tuple[Session, list[Reply]]:
+    def step(
+        self, session: Session | None, user_id: str, event: Event
+    ) -> tuple[Session, list[Reply], list[Effect]]:
         """The engine's step on this user's session (a new one for a new user)."""
         content = self.content.current
         return step(session or new_session(user_id, content), event, content)
@@ -97,8 +100,8 @@ class Service:
             if admin is not None:
                 replies = admin
             else:
-                new, replies = self.step(await tx.load_session(), user_id, event)
-                await self._apply_effects(tx, new, chat_id, event)
+                new, replies, effects = self.step(await tx.load_session(), user_id, event)
+                await self._apply_effects(tx, new, effects, chat_id, event)
             if update_id is not None:
                 await tx.mark_seen(update_id)
             ids = await tx.add_outbox(chat_id, replies)
@@ -107,25 +110,24 @@ class Service:
             for i, r in zip(ids, replies, strict=True)
         ]
 
-    async def _apply_effects(self, tx: Transaction, new: Session, chat_id: str, event: Event) -> None:
+    async def _apply_effects(
+        self, tx: Transaction, new: Session, effects: list[Effect], chat_id: str, event: Event
+    ) -> None:
         """Carry out what the engine asked for, inside the same transaction, then store the session."""
-        effects = list(new.effects)
-        new = new.model_copy(update={"effects": []})
-        counts = [e.removeprefix("count:") for e in effects if e.startswith("count:")]
+        counts = [e.name for e in effects if isinstance(e, Count)]
         if counts:
             await tx.bump(counts)  # anonymous totals: no user id goes with them
-        if "delete_user" in effects:
+        if any(isinstance(e, DeleteUser) for e in effects):
             await tx.delete_user()
             return
-        if "cancel_reminders" in effects:
+        if any(isinstance(e, CancelReminders) for e in effects):
             await tx.cancel_reminders()
         now = as_utc(event.now or utcnow())
         for effect in effects:
-            if effect.startswith("remind:"):
-                # "remind:<kind>:<seconds from now>"
-                _, kind, seconds = effect.split(":", 2)
-                await tx.add_reminder(chat_id, now + dt.timedelta(seconds=int(seconds)), kind, {})
-        if "save_profile" in effects and new.profile is not None and new.completed_at is not None:
+            if isinstance(effect, Remind):
+                await tx.add_reminder(chat_id, now + effect.after, effect.kind, {})
+        saved = any(isinstance(e, SaveProfile) for e in effects)
+        if saved and new.profile is not None and new.completed_at is not None:
             await tx.save_profile(new.profile, new.completed_at)
         await tx.save_session(new)
 

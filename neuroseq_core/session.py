@@ -88,9 +88,6 @@ class Session(BaseModel):
     safety: SafetyMemory | None = None  # the last danger reply or question, for a short while
 
     extra: dict[str, Any] = Field(default_factory=dict)  # room for later flows
-    # Side effects for the service to carry out in the same transaction ("delete_user",
-    # "save_profile"); always emptied before the session is stored.
-    effects: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod

@@ -6,6 +6,7 @@ import datetime as dt
 
 from neuroseq_core.console import parse_input
 from neuroseq_core.content import Content
+from neuroseq_core.effects import Effect
 from neuroseq_core.engine import new_session, step
 from neuroseq_core.events import Choice, Event, Reply, Start
 from neuroseq_core.render import to_plain
@@ -19,6 +20,7 @@ class Driver:
         self.content = content
         self.session: Session = new_session(user, content)
         self.replies: list[Reply] = []
+        self.effects: list[Effect] = []
         self.last: Reply | None = None
         self.history: list[Session] = []
         self.start(language)
@@ -26,7 +28,7 @@ class Driver:
     def send(self, event: Event) -> list[Reply]:
         if event.now is None:
             event = event.model_copy(update={"now": NOW})
-        self.session, self.replies = step(self.session, event, self.content)
+        self.session, self.replies, self.effects = step(self.session, event, self.content)
         self.history.append(self.session)
         for r in self.replies:
             if r.choices:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from driver import Driver
+from neuroseq_core.effects import DeleteUser, SaveProfile
 from neuroseq_core.engine import step
 from neuroseq_core.events import Choice, Command, Text, Unsupported
 from neuroseq_core.session import Session
@@ -193,9 +194,9 @@ def test_delete_asks_first_then_sets_the_effect(content):
     d.onboard_caregiver()
     d.type("/delete")
     assert d.session.pending == "delete"
-    assert d.session.effects == []
+    assert d.effects == []
     d.press_id("delete.confirm")
-    assert d.session.effects == ["delete_user"]
+    assert d.effects == [DeleteUser()]
 
 
 def test_delete_keep_erases_nothing(content):
@@ -204,7 +205,7 @@ def test_delete_keep_erases_nothing(content):
     d.press(0)
     d.type("/delete")
     d.press_id("delete.keep")
-    assert d.session.effects == [] and d.session.answers
+    assert d.effects == [] and d.session.answers
 
 
 def test_results_show_summary_picture_suggestions_and_next(content):
@@ -217,7 +218,7 @@ def test_results_show_summary_picture_suggestions_and_next(content):
     assert "Ideas to try" in d.text
     assert d.session.profile.start_step == "regulate"
     assert len(d.session.suggested) == 3
-    assert "save_profile" in d.session.effects
+    assert SaveProfile() in d.effects
     assert [b.id for b in d.last.choices] == ["more", "plan", "checkin", "handover", "restart"]
 
 
@@ -396,8 +397,12 @@ def test_an_edited_message_that_adds_a_disclosure_gets_help(content):
     assert d.session.answers == before
 
 
-def test_a_session_saved_with_the_old_flow_field_still_loads():
-    # Sessions stored before `flow` was dropped carry it; they load, and nothing else is lost.
-    old = '{"schema_version": 1, "user_id": "u9", "flow": "main", "state": "questions", "consent": true, "answers": {"c_sleep": "often"}}'
+def test_a_session_saved_with_the_old_flow_and_effects_fields_still_loads():
+    # Sessions stored before `flow` and `effects` left the session carry them; they load, and
+    # nothing else is lost (effects are now returned by step, never stored).
+    old = (
+        '{"schema_version": 1, "user_id": "u9", "flow": "main", "state": "questions", "consent": true,'
+        ' "answers": {"c_sleep": "often"}, "effects": []}'
+    )
     session = Session.from_json(old)
     assert session.state == "questions" and session.consent and session.answers == {"c_sleep": "often"}

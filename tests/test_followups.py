@@ -10,6 +10,7 @@ import pytest
 from driver import NOW, Driver
 from neuroseq_core.check import forbidden_claims
 from neuroseq_core.doses import MAX_DOSE, MIN_DOSE, plan_doses
+from neuroseq_core.effects import CancelReminders, Remind
 from neuroseq_core.events import Command, Due
 from neuroseq_core.models import Activity, DosePoint
 from neuroseq_core.recommend import Filters, fits
@@ -99,14 +100,14 @@ def test_checkin_offer_schedules_one_reminder_and_a_later_progress_offer(content
     d.press_id("checkin")
     assert [b.id for b in d.last.choices] == ["1", "3", "7", "no"]
     d.press_id("3")
-    effects = d.session.effects
-    assert effects[0] == "cancel_reminders"  # a new choice replaces the check-in not yet sent
-    assert f"remind:checkin:{3 * 86400}" in effects
-    assert any(e.startswith("remind:progress:") for e in effects)
+    effects = d.effects
+    assert effects[0] == CancelReminders()  # a new choice replaces the check-in not yet sent
+    assert Remind("checkin", dt.timedelta(days=3)) in effects
+    assert any(isinstance(e, Remind) and e.kind == "progress" for e in effects)
     assert d.session.state == "results" and "3 days" in d.text
     d.press_id("checkin")
     d.press_id("no")
-    assert not any(e.startswith("remind:") for e in d.session.effects)
+    assert not any(isinstance(e, Remind) for e in d.effects)
 
 
 @pytest.mark.parametrize("outcome", ["worked", "partly", "not", "not_tried"])
@@ -138,7 +139,7 @@ def test_checkin_adapts_to_how_it_went(content, outcome):
     # Then another check-in is offered.
     assert d.session.state == "checkin_offer"
     d.press_id("7")
-    assert f"remind:checkin:{7 * 86400}" in d.session.effects
+    assert Remind("checkin", dt.timedelta(days=7)) in d.effects
 
 
 def test_checkin_stop_button_and_stop_command_end_reminders(content):
@@ -147,11 +148,11 @@ def test_checkin_stop_button_and_stop_command_end_reminders(content):
     d.press_id("1")
     d.send(Due(what="checkin", now=NOW + dt.timedelta(days=1)))
     d.press_id("stop")
-    assert "cancel_reminders" in d.session.effects and d.session.state == "results"
+    assert CancelReminders() in d.effects and d.session.state == "results"
     d.send(Command(name="stop"))
-    assert "cancel_reminders" in d.session.effects and d.session.state == "paused"
+    assert CancelReminders() in d.effects and d.session.state == "paused"
     d.send(Command(name="cancel"))
-    assert "cancel_reminders" not in d.session.effects  # /cancel only pauses
+    assert CancelReminders() not in d.effects  # /cancel only pauses
 
 
 def test_a_due_reminder_without_ideas_says_nothing(content):
@@ -276,9 +277,9 @@ def test_help_now_as_the_very_first_message_then_the_welcome(content):
     from neuroseq_core.engine import new_session, step
     from neuroseq_core.events import Choice
 
-    session, replies = step(new_session("u9", content), Command(name="now"), content)
+    session, replies, _ = step(new_session("u9", content), Command(name="now"), content)
     assert session.state == "now" and replies[-1].choices
-    session, replies = step(session, Choice(option_id="shut_down", token=replies[-1].token), content)
+    session, replies, _ = step(session, Choice(option_id="shut_down", token=replies[-1].token), content)
     assert [b.id for b in replies[-1].choices] == ["again", "begin"]
-    session, replies = step(session, Choice(option_id="begin", token=replies[-1].token), content)
+    session, replies, _ = step(session, Choice(option_id="begin", token=replies[-1].token), content)
     assert session.state == "consent" and "welcome" in replies[0].text

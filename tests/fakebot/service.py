@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 
+from neuroseq_core.effects import Effect
 from neuroseq_core.events import Button, Choice, Command, Event, Picture, Reply, Start, Text, Unsupported
 from neuroseq_core.service import Service
 from neuroseq_core.session import Session
@@ -75,14 +76,16 @@ class FakeService(Service):
             return [Reply(text=f"unsupported {event.what}")]
         return []
 
-    def step(self, session: Session | None, user_id: str, event: Event) -> tuple[Session, list[Reply]]:
+    def step(
+        self, session: Session | None, user_id: str, event: Event
+    ) -> tuple[Session, list[Reply], list[Effect]]:
         """The scripted conversation in place of the engine."""
         if self.fail_next > 0:
             self.fail_next -= 1
             raise HandleFailure("injected")
         self.events.append((user_id, event))
         session = session or Session(user_id=user_id)
-        return session, self._step(session, event)
+        return session, self._step(session, event), []
 
     def notice(self, message_id: str, language: str | None = None) -> Reply:
         """Fixed notices: the id itself as text (commands.* too)."""
