@@ -24,9 +24,8 @@ def format_reply(reply: Reply) -> str:
     return "\n".join(lines)
 
 
-def parse_input(line: str, last: Reply | None, now: dt.datetime | None = None) -> Event:
+def parse_input(line: str, last: Reply | None, now: dt.datetime) -> Event:
     """A typed line as an event: a number or label of the last choices, a /command, or free text."""
-    now = now or dt.datetime.now(dt.UTC)
     text = line.rstrip("\r\n")
     stripped = text.strip()
     if stripped.startswith("/") and len(stripped) > 1 and not stripped[1:2].isspace():
@@ -67,4 +66,4 @@ async def run_console(
         line = await loop.run_in_executor(None, stdin.readline)
         if line == "":
             return 0
-        await run(parse_input(line, last))
+        await run(parse_input(line, last, dt.datetime.now(dt.UTC)))  # the console is the clock

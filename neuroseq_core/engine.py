@@ -465,7 +465,7 @@ class Conversation(FollowUps):
         """The /commands that work in every state."""
         name = ev.name.lower()
         if name == "start":
-            self.on_start(Start(language=None))
+            self.on_start(Start(language=None, now=ev.now))
         elif name == "restart":
             self.restart()
         elif name == "cancel":

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    # The adapter's clock, when the engine needs one (dates on profiles, reminders).
-    now: dt.datetime | None = None
+    # The adapter's clock: the engine has none of its own (dates on profiles, reminders, context).
+    now: dt.datetime
 
 
 class Start(_Event):

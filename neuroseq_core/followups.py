@@ -143,7 +143,7 @@ class FollowUps:
         """A check-in in 1, 3 or 7 days (replacing any not yet sent), or none."""
         if option_id in CHECKIN_DAYS:
             days = int(option_id)
-            now = self.event.now or dt.datetime.now(dt.UTC)
+            now = self.event.now
             self.effects.append(CancelReminders())  # one pending check-in at a time
             self.effects.append(Remind("checkin", dt.timedelta(days=days)))
             self.s.extra["checkin_days"] = days
@@ -188,7 +188,7 @@ class FollowUps:
             self.prompt("checkin.stopped")
             return
         tried = self._tried()
-        now = self.event.now or dt.datetime.now(dt.UTC)
+        now = self.event.now
         log = list(self.s.extra.get("checkins", []))
         log.append({"on": now.date().isoformat(), "outcome": option_id, "ids": [a.id for a in tried]})
         self.s.extra["checkins"] = log[-MAX_CHECKINS:]

@@ -122,7 +122,7 @@ class Service:
             return
         if any(isinstance(e, CancelReminders) for e in effects):
             await tx.cancel_reminders()
-        now = as_utc(event.now or utcnow())
+        now = as_utc(event.now)
         for effect in effects:
             if isinstance(effect, Remind):
                 await tx.add_reminder(chat_id, now + effect.after, effect.kind, {})

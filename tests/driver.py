@@ -26,8 +26,6 @@ class Driver:
         self.start(language)
 
     def send(self, event: Event) -> list[Reply]:
-        if event.now is None:
-            event = event.model_copy(update={"now": NOW})
         self.session, self.replies, self.effects = step(self.session, event, self.content)
         self.history.append(self.session)
         for r in self.replies:
@@ -36,18 +34,18 @@ class Driver:
         return self.replies
 
     def start(self, language: str | None = None) -> list[Reply]:
-        return self.send(Start(language=language))
+        return self.send(Start(now=NOW, language=language))
 
     def type(self, text: str) -> list[Reply]:
-        return self.send(parse_input(text, self.last))
+        return self.send(parse_input(text, self.last, NOW))
 
     def press(self, index: int = 0) -> list[Reply]:
         assert self.last is not None and self.last.choices, "no buttons to press"
-        return self.send(Choice(option_id=self.last.choices[index].id, token=self.last.token))
+        return self.send(Choice(now=NOW, option_id=self.last.choices[index].id, token=self.last.token))
 
     def press_id(self, option_id: str) -> list[Reply]:
         assert self.last is not None
-        return self.send(Choice(option_id=option_id, token=self.last.token))
+        return self.send(Choice(now=NOW, option_id=option_id, token=self.last.token))
 
     @property
     def text(self) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from driver import NOW
 from fakebot.harness import polling_bot
 from neuroseq_core.content import ContentHolder, load_or_raise
 from neuroseq_core.events import Choice, Command, Event, Start, Text
@@ -40,10 +41,10 @@ class Chat:
 
     async def press(self, option_id: str) -> str:
         assert self.last is not None
-        return await self.send(Choice(option_id=option_id, token=self.last.token))
+        return await self.send(Choice(now=NOW, option_id=option_id, token=self.last.token))
 
     async def onboard(self) -> None:
-        await self.send(Start(language="en"))
+        await self.send(Start(now=NOW, language="en"))
         for pick in ("agree", "caregiver", "uk", "6-11", "skip"):
             await self.press(pick)
 
@@ -103,7 +104,7 @@ async def test_reload_refuses_a_broken_edit_with_file_and_line_and_conversations
 
     edit(copy / rel, old, new)
     admin = Chat(service, ADMIN)
-    answer = await admin.send(Command(name="reload"))
+    answer = await admin.send(Command(now=NOW, name="reload"))
 
     assert "Not reloaded" in answer
     assert service.content.current is live  # the old content stays live
@@ -143,7 +144,7 @@ async def test_reload_swaps_clean_content_and_a_removed_question_is_passed_over(
     path.write_text(text[:start] + text[end:], encoding="utf-8")
     edit(path, "(refusing many foods", "(refusing lots of foods")
 
-    answer = await Chat(service, ADMIN).send(Command(name="reload"))
+    answer = await Chat(service, ADMIN).send(Command(now=NOW, name="reload"))
     assert "Reloaded" in answer, answer
     assert "c_sleep" not in service.content.current.questions
 
@@ -165,10 +166,10 @@ async def test_reload_swaps_clean_content_and_a_removed_question_is_passed_over(
 async def test_admin_commands_do_not_exist_for_anyone_else(copy: Path) -> None:
     service = make_service(copy)
     stranger = Chat(service, OTHER)
-    await stranger.send(Start(language="en"))
+    await stranger.send(Start(now=NOW, language="en"))
     unknown = to_plain(service.content.current.text("command.unknown", "en"))
     for name in ("reload", "stats"):
-        reply = await stranger.send(Command(name=name))
+        reply = await stranger.send(Command(now=NOW, name=name))
         assert unknown.splitlines()[0] in reply
         assert "Reloaded" not in reply and "Anonymous" not in reply
     assert await service.store.counters() == {}  # nothing reloaded or counted for them
@@ -180,7 +181,7 @@ async def test_stats_are_anonymous_counts(copy: Path, content) -> None:
         chat = Chat(service, f"30{i}")
         await chat.onboard()
         if i == 0:
-            await chat.send(Text(text="I want to kill myself"))
+            await chat.send(Text(now=NOW, text="I want to kill myself"))
         if i < 2:  # two of the three finish the questions
             for _ in range(60):
                 if not chat.option_ids or "more" in chat.option_ids:
@@ -193,7 +194,7 @@ async def test_stats_are_anonymous_counts(copy: Path, content) -> None:
     assert sum(v for k, v in counts.items() if k.startswith("start_step.")) == 2
     assert not any(re.search(r"30\d", k) for k in counts)  # no user id in any counter
 
-    reply = await Chat(service, ADMIN).send(Command(name="stats"))
+    reply = await Chat(service, ADMIN).send(Command(now=NOW, name="stats"))
     assert "Questions started: 3" in reply and "Questions completed: 2" in reply
     assert "suicide_self_harm: 1" in reply
     for step in ("Regulate", "Relate", "Reason"):

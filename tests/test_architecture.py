@@ -1,7 +1,10 @@
-"""The core stays pure: it never imports the Telegram library or the adapter."""
+"""The core stays pure: it never imports the Telegram library or the adapter, and reads no clock of its own."""
 
 import ast
+import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = ("telegram", "bot")
@@ -46,3 +49,34 @@ def test_engine_module_has_no_io_imports():
         "os",
     }
     assert bad == set()
+
+
+# Where the clock may be read: the edges that feed events in (console, service, command line), the
+# store's own timestamps, and content loading (a helpline's staleness, the model cache). Nowhere
+# else in neuroseq_core: the engine and the domain take `now` from the event.
+CLOCK_EDGES = {
+    "cli.py",
+    "console.py",
+    "service.py",
+    "resources.py",
+    "store/memory.py",
+    "safety/screen.py",
+}
+_CLOCK = re.compile(r"\b(?:datetime\.now|date\.today|time\.time|time\.monotonic|utcnow)\(")
+
+
+def test_only_the_edges_read_the_clock():
+    readers = {
+        str(path.relative_to(ROOT / "neuroseq_core"))
+        for path in (ROOT / "neuroseq_core").rglob("*.py")
+        if _CLOCK.search(path.read_text(encoding="utf-8").replace("def utcnow(", "def _("))
+    }
+    assert readers <= CLOCK_EDGES, readers - CLOCK_EDGES
+    assert "engine.py" not in readers and "followups.py" not in readers
+
+
+def test_every_event_carries_the_clock():
+    from neuroseq_core.events import Command
+
+    with pytest.raises(ValueError):
+        Command(name="start")  # type: ignore[call-arg]

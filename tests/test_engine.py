@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from driver import Driver
+from driver import NOW, Driver
 from neuroseq_core.effects import DeleteUser, SaveProfile
 from neuroseq_core.engine import step
 from neuroseq_core.events import Choice, Command, Text, Unsupported
@@ -112,7 +112,7 @@ def test_unsupported_input_reprompts(content):
     d = Driver(content)
     d.onboard_caregiver()
     qid = d.session.question_id
-    d.send(Unsupported(what="sticker"))
+    d.send(Unsupported(now=NOW, what="sticker"))
     assert "only read text" in d.text
     assert d.session.question_id == qid
 
@@ -123,7 +123,7 @@ def test_stale_button_is_never_applied(content):
     old = d.last
     d.press(0)
     answers = dict(d.session.answers)
-    d.send(Choice(option_id=old.choices[3].id, token=old.token))
+    d.send(Choice(now=NOW, option_id=old.choices[3].id, token=old.token))
     assert d.session.answers == answers
     assert "earlier question" in d.text
 
@@ -131,7 +131,7 @@ def test_stale_button_is_never_applied(content):
 def test_forged_option_is_refused(content):
     d = Driver(content)
     d.onboard_caregiver()
-    d.send(Choice(option_id="definitely-not-an-option", token=d.last.token))
+    d.send(Choice(now=NOW, option_id="definitely-not-an-option", token=d.last.token))
     assert "isn't one of the options" in d.text
     assert d.session.answers == {}
 
@@ -141,10 +141,10 @@ def test_typed_number_and_label_answer_the_question(content):
     d.onboard_caregiver()
     qid = d.session.question_id
     label = d.last.choices[2].label
-    d.send(Text(text=label.upper()))
+    d.send(Text(now=NOW, text=label.upper()))
     assert d.session.answers[qid] == d.history[-1].answers[qid]
     qid2 = d.session.question_id
-    d.send(Text(text="2"))
+    d.send(Text(now=NOW, text="2"))
     assert d.session.answers[qid2] == content.questions[qid2].options[1].id
 
 
@@ -283,7 +283,7 @@ def test_unknown_command_and_help_reprompt(content):
     d.onboard_caregiver()
     qid = d.session.question_id
     for cmd in ("help", "privacy", "whatever"):
-        d.send(Command(name=cmd))
+        d.send(Command(now=NOW, name=cmd))
         assert d.session.question_id == qid
         assert d.replies[-1].choices
 
@@ -299,7 +299,7 @@ def test_language_from_telegram_code_and_switch(content):
 def test_engine_does_not_mutate_its_input(content):
     d = Driver(content)
     before = d.session.model_copy(deep=True)
-    step(d.session, Choice(option_id="agree", token=d.last.token), content)
+    step(d.session, Choice(now=NOW, option_id="agree", token=d.last.token), content)
     assert d.session == before
 
 
@@ -389,10 +389,10 @@ def test_an_edited_message_that_adds_a_disclosure_gets_help(content):
     d = Driver(content)
     d.onboard_caregiver()
     before = d.session.answers.copy()
-    d.send(Unsupported(what="edited_message", text="he said he wants to kill himself"))
+    d.send(Unsupported(now=NOW, what="edited_message", text="he said he wants to kill himself"))
     assert any(r.kind == "safety" for r in d.replies)
     assert d.session.answers == before  # an edit is never applied as an answer
-    d.send(Unsupported(what="edited_message", text="sometimes"))
+    d.send(Unsupported(now=NOW, what="edited_message", text="sometimes"))
     assert not any(r.kind == "safety" for r in d.replies)
     assert d.session.answers == before
 

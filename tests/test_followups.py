@@ -41,10 +41,10 @@ def test_help_now_is_two_taps_from_anywhere_and_goes_back(content, where):
     if where == "results":
         d.answer_all(0)
     if where == "paused":
-        d.send(Command(name="cancel"))
+        d.send(Command(now=NOW, name="cancel"))
     before = d.session.model_copy(deep=True)
 
-    d.send(Command(name="now"))  # tap 1 (the menu command)
+    d.send(Command(now=NOW, name="now"))  # tap 1 (the menu command)
     assert d.session.state == "now"
     assert [b.id for b in d.last.choices] == list(content.help_now)
     d.press_id("out_of_control")  # tap 2: how the child looks
@@ -81,7 +81,7 @@ def test_help_now_never_offers_reasoning_level_ideas(content):
         else:
             d.onboard_educator(age=band)
         for look in content.help_now:
-            d.send(Command(name="now"))
+            d.send(Command(now=NOW, name="now"))
             d.press_id(look)
             shown = [
                 a for a in content.activities.values() if f"<b>{a.text['en'].title}</b>" in d.replies[0].text
@@ -149,18 +149,18 @@ def test_checkin_stop_button_and_stop_command_end_reminders(content):
     d.send(Due(what="checkin", now=NOW + dt.timedelta(days=1)))
     d.press_id("stop")
     assert CancelReminders() in d.effects and d.session.state == "results"
-    d.send(Command(name="stop"))
+    d.send(Command(now=NOW, name="stop"))
     assert CancelReminders() in d.effects and d.session.state == "paused"
-    d.send(Command(name="cancel"))
+    d.send(Command(now=NOW, name="cancel"))
     assert CancelReminders() not in d.effects  # /cancel only pauses
 
 
 def test_a_due_reminder_without_ideas_says_nothing(content):
     d = Driver(content)
-    d.send(Due(what="checkin"))
+    d.send(Due(now=NOW, what="checkin"))
     assert d.replies == []
     d.onboard_caregiver()
-    d.send(Due(what="checkin"))
+    d.send(Due(now=NOW, what="checkin"))
     assert d.replies == []
 
 
@@ -168,7 +168,7 @@ def test_a_checkin_mid_questions_returns_to_the_question(content):
     d = at_results(content)
     d.press_id("checkin")
     d.press_id("1")
-    d.send(Command(name="progress"))
+    d.send(Command(now=NOW, name="progress"))
     d.press(0)
     question = d.session.question_id
     d.send(Due(what="checkin", now=NOW + dt.timedelta(days=1)))
@@ -236,7 +236,7 @@ def test_plan_doses_uses_every_idea_keeps_doses_short_and_suits_each_moment():
 def test_progress_repeats_the_questions_and_shows_the_change_in_words(content):
     d = at_results(content, pick=(3,))
     assert d.session.profile.start_step == "regulate"
-    d.send(Command(name="progress"))
+    d.send(Command(now=NOW, name="progress"))
     assert d.session.state == "questions" and d.session.answers == {}
     assert d.session.nickname == "Sam" and d.session.age_band == "6-11"  # same child, not asked again
     d.answer_all(0)
@@ -252,7 +252,7 @@ def test_progress_repeats_the_questions_and_shows_the_change_in_words(content):
 def test_progress_before_any_answers_explains(content):
     d = Driver(content)
     d.onboard_caregiver()
-    d.send(Command(name="progress"))
+    d.send(Command(now=NOW, name="progress"))
     assert "answered the questions once" in d.text and d.session.state == "questions"
 
 
@@ -263,7 +263,7 @@ def test_handover_note_is_plain_and_non_diagnostic(content):
     d.send(Due(what="checkin", now=NOW + dt.timedelta(days=1)))
     d.press_id("worked")
     d.press_id("no")
-    d.send(Command(name="handover"))
+    d.send(Command(now=NOW, name="handover"))
     note = d.replies[0].text
     assert "Sam" in note and "What seems to help" in note and "What to avoid" in note
     assert "What we have tried" in note and "It helped" in note
@@ -277,9 +277,11 @@ def test_help_now_as_the_very_first_message_then_the_welcome(content):
     from neuroseq_core.engine import new_session, step
     from neuroseq_core.events import Choice
 
-    session, replies, _ = step(new_session("u9", content), Command(name="now"), content)
+    session, replies, _ = step(new_session("u9", content), Command(now=NOW, name="now"), content)
     assert session.state == "now" and replies[-1].choices
-    session, replies, _ = step(session, Choice(option_id="shut_down", token=replies[-1].token), content)
+    session, replies, _ = step(
+        session, Choice(now=NOW, option_id="shut_down", token=replies[-1].token), content
+    )
     assert [b.id for b in replies[-1].choices] == ["again", "begin"]
-    session, replies, _ = step(session, Choice(option_id="begin", token=replies[-1].token), content)
+    session, replies, _ = step(session, Choice(now=NOW, option_id="begin", token=replies[-1].token), content)
     assert session.state == "consent" and "welcome" in replies[0].text

@@ -228,16 +228,18 @@ async def test_several_processes_never_send_one_reminder_twice(postgres_url, con
     users = [f"pg{i}" for i in range(24)]
     for user in users:  # each to results, then a check-in tomorrow
         last = None
-        items = await services[0].handle(user, user, Start(language="en"))
+        items = await services[0].handle(user, user, Start(now=clock(), language="en"))
         for _ in range(80):
             last = next(i.reply for i in reversed(items) if i.reply.choices)
             ids = [b.id for b in last.choices]
             if "checkin" in ids:
-                items = await services[0].handle(user, user, Choice(option_id="checkin", token=last.token))
+                items = await services[0].handle(
+                    user, user, Choice(now=clock(), option_id="checkin", token=last.token)
+                )
                 last = items[-1].reply
-                await services[0].handle(user, user, Choice(option_id="1", token=last.token))
+                await services[0].handle(user, user, Choice(now=clock(), option_id="1", token=last.token))
                 break
-            choice = Choice(option_id=onboarding_or_worried(ids), token=last.token)
+            choice = Choice(now=clock(), option_id=onboarding_or_worried(ids), token=last.token)
             items = await services[0].handle(user, user, choice)
     clock.advance(days=2)
     senders = [CollectingSender(), CollectingSender()]
