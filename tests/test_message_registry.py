@@ -34,7 +34,8 @@ def _journeys(content: Content) -> None:
         d = Driver(content, language=language)
         d.type("hello there")
         d.onboard_caregiver()
-        d.type("I don't get it")
+        d.type("my son likes trains")
+        d.press(1)
         d.type("/back")
         d.type("/help")
         d.type("/privacy")
@@ -44,10 +45,12 @@ def _journeys(content: Content) -> None:
         d.send(Unsupported(now=NOW, what="sticker"))
         d.send(Unsupported(now=NOW, what="edited_message", text="sometimes"))
         d.answer_all(3)
+        assert d.session.state == "results", d.session.state
         for option in ("more", "plan", "handover", "checkin"):
             d.press_id(option)
         d.press_id("1")
         d.send(Due(now=NOW + dt.timedelta(days=1), what="checkin"))
+        assert d.session.state == "checkin", d.session.state
         d.press_id("not")
         d.press_id("no")
         d.type("/now")
