@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from bot.sender import Sender
+from neuroseq_core.clock import utcnow
 from neuroseq_core.store.base import OutboxItem, Reminder, Store
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,6 @@ class ReminderService(Protocol):
     async def handle_reminder(self, reminder: Reminder, now: dt.datetime | None = None) -> list[OutboxItem]:
         """Run a claimed reminder through the engine; the replies to send now."""
         ...
-
-
-def utcnow() -> dt.datetime:
-    """Now, in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 async def send_due(

@@ -16,7 +16,7 @@ from telegram.ext import Application
 
 from bot.app import Adapter, ServiceLike, adapter_of, build_application, set_commands
 from bot.reminders import REMINDER_INTERVAL, run_reminders
-from bot.reminders import utcnow as reminder_utcnow
+from neuroseq_core.clock import utcnow
 from neuroseq_core.retention import purge
 from neuroseq_core.settings import ConfigurationError, Settings
 from neuroseq_core.store.base import Store
@@ -104,7 +104,7 @@ async def run_retention(store: Store, retention_days: int, stop: asyncio.Event) 
     """Purge inactive users' data at start and then daily, until stop is set."""
     while not stop.is_set():
         try:
-            removed = await purge(store, retention_days, dt.datetime.now(dt.UTC))
+            removed = await purge(store, retention_days, utcnow())
             log.info("retention purge", extra={"users_removed": removed})
         except Exception as exc:  # a passing database fault must not stop the bot
             log.error("retention purge failed", extra={"error": type(exc).__name__})
@@ -184,7 +184,7 @@ async def running(
                 adapter.sender,
                 stop_flusher,
                 interval=reminder_interval,
-                clock=clock or reminder_utcnow,
+                clock=clock or utcnow,
             )
         )
         yield Runtime(application, adapter, service, store)

@@ -13,6 +13,7 @@ from telegram import ChatMember, Message, Update
 from telegram.constants import ChatType, MessageLimit
 
 from bot.render import parse_callback_data
+from neuroseq_core.clock import utcnow
 from neuroseq_core.events import Choice, Command, Event, Start, Text, Unsupported
 
 
@@ -77,10 +78,6 @@ _GONE = {ChatMember.LEFT, ChatMember.BANNED}
 _PRESENT = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def parse_command(text: str) -> tuple[str, str] | None:
     """("name", "args") for "/Name@bot args"; None when the text is not a command."""
     if not text.startswith("/") or len(text) < 2:
@@ -116,7 +113,7 @@ def message_event(message: Message, now: dt.datetime) -> Event | None:
 
 def map_update(update: Update, now: dt.datetime | None = None) -> Action:
     """Decide what one update means for the bot."""
-    now = now or _utcnow()
+    now = now or utcnow()
 
     query = update.callback_query
     if query is not None:

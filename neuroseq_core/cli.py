@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from neuroseq_core.clock import utcnow
 from neuroseq_core.content import ContentInvalid
 from neuroseq_core.settings import ConfigurationError, Settings, load_settings
 
@@ -147,7 +147,7 @@ async def _purge(settings: Settings, days: int | None) -> int:
     keep = days if days is not None else settings.retention_days
     store = await open_store(settings.database_url)
     try:
-        n = await purge(store, keep, dt.datetime.now(dt.UTC))
+        n = await purge(store, keep, utcnow())
     finally:
         await store.close()
     print(f"removed the data of {n} user(s) inactive for more than {keep} days")

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 from typing import TextIO
 
+from neuroseq_core.clock import utcnow
 from neuroseq_core.content import ContentHolder
 from neuroseq_core.engine import match_button
 from neuroseq_core.events import Choice, Command, Event, Reply, Start, Text
@@ -60,10 +61,10 @@ async def run_console(
         if item.user_id == user:
             stdout.write(format_reply(item.reply) + "\n\n")
             await store.mark_sent(item.id)
-    await run(Start(now=dt.datetime.now(dt.UTC)))
+    await run(Start(now=utcnow()))
     loop = asyncio.get_running_loop()
     while True:
         line = await loop.run_in_executor(None, stdin.readline)
         if line == "":
             return 0
-        await run(parse_input(line, last, dt.datetime.now(dt.UTC)))  # the console is the clock
+        await run(parse_input(line, last, utcnow()))  # the console is the clock

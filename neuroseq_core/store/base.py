@@ -10,6 +10,17 @@ from typing import Any, Protocol
 from neuroseq_core.events import Reply
 from neuroseq_core.session import Profile, Session
 
+# A claimed reminder that was never marked sent (the claimer crashed) is offered again after this.
+CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+
+
+class StaleSessionError(RuntimeError):
+    """The stored session changed since this transaction loaded it: re-run the whole update."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"session of user {user_id!r} was changed by another transaction; retry the update")
+        self.user_id = user_id
+
 
 @dataclass(frozen=True)
 class OutboxItem:

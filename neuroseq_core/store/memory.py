@@ -11,35 +11,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from neuroseq_core.clock import Clock, as_utc, utcnow
 from neuroseq_core.events import Reply
 from neuroseq_core.locks import KeyedLock
 from neuroseq_core.session import Profile, Session
-from neuroseq_core.store.base import OutboxItem, Reminder
-
-Clock = Callable[[], dt.datetime]
-
-# A claimed reminder that was never marked sent (the claimer crashed) is offered again after this.
-CLAIM_TIMEOUT = dt.timedelta(minutes=10)
-
-
-def utcnow() -> dt.datetime:
-    """The current time, timezone-aware in UTC."""
-    return dt.datetime.now(dt.UTC)
-
-
-def as_utc(value: dt.datetime) -> dt.datetime:
-    """A timezone-aware UTC datetime; a naive one is taken to be UTC already."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
-
-
-class StaleSessionError(RuntimeError):
-    """The stored session changed since this transaction loaded it: re-run the whole update."""
-
-    def __init__(self, user_id: str) -> None:
-        super().__init__(f"session of user {user_id!r} was changed by another transaction; retry the update")
-        self.user_id = user_id
+from neuroseq_core.store.base import CLAIM_TIMEOUT, OutboxItem, Reminder, StaleSessionError
 
 
 @dataclass
