@@ -14,7 +14,7 @@ from telegram.constants import ChatType, MessageLimit
 
 from bot.render import parse_callback_data
 from neuroseq_core.clock import utcnow
-from neuroseq_core.events import Choice, Command, Event, Start, Text, Unsupported
+from neuroseq_core.events import Choice, Command, Event, Start, Text, Unsupported, parse_command
 
 
 @dataclass(frozen=True)
@@ -76,17 +76,6 @@ _MEDIA = (
 
 _GONE = {ChatMember.LEFT, ChatMember.BANNED}
 _PRESENT = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
-
-
-def parse_command(text: str) -> tuple[str, str] | None:
-    """("name", "args") for "/Name@bot args"; None when the text is not a command."""
-    if not text.startswith("/") or len(text) < 2:
-        return None
-    head, _sep, args = text[1:].partition(" ")
-    name = head.split("@", 1)[0].strip().lower()
-    if not name or not all(c.isalnum() or c == "_" for c in name):
-        return None
-    return name, args.strip()
 
 
 def message_event(message: Message, now: dt.datetime) -> Event | None:

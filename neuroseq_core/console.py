@@ -9,7 +9,7 @@ from typing import TextIO
 from neuroseq_core.clock import utcnow
 from neuroseq_core.content import ContentHolder
 from neuroseq_core.engine import match_button
-from neuroseq_core.events import Choice, Command, Event, Reply, Start, Text
+from neuroseq_core.events import Choice, Command, Event, Reply, Start, Text, parse_command
 from neuroseq_core.render import to_plain
 from neuroseq_core.service import Service
 from neuroseq_core.store.base import Store
@@ -29,9 +29,9 @@ def parse_input(line: str, last: Reply | None, now: dt.datetime) -> Event:
     """A typed line as an event: a number or label of the last choices, a /command, or free text."""
     text = line.rstrip("\r\n")
     stripped = text.strip()
-    if stripped.startswith("/") and len(stripped) > 1 and not stripped[1:2].isspace():
-        name, _, args = stripped[1:].partition(" ")
-        return Command(name=name.split("@")[0].lower(), args=args.strip(), now=now)
+    command = parse_command(stripped)  # the same reading as in Telegram
+    if command is not None:
+        return Command(name=command[0], args=command[1], now=now)
     button = match_button(stripped, last.choices) if last is not None else None
     if button is not None and last is not None:
         return Choice(option_id=button.id, token=last.token, now=now)

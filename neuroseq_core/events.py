@@ -101,3 +101,14 @@ class Reply(BaseModel):
     picture: Picture | None = None
     # "question" replies carry buttons; "safety" replies answer danger; "notice" anything else.
     kind: ReplyKind = "notice"
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """("name", "args") for "/Name@bot args"; None when the text is not a command."""
+    if not text.startswith("/") or len(text) < 2:
+        return None
+    head, _sep, args = text[1:].partition(" ")
+    name = head.split("@", 1)[0].strip().lower()
+    if not name or not all(c.isalnum() or c == "_" for c in name):
+        return None
+    return name, args.strip()
