@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -25,6 +24,7 @@ from bot.telegram_events import AddedToGroup, Ignored, Incoming, MemberStatus, m
 from neuroseq_core.engine import MENU_COMMANDS
 from neuroseq_core.events import Choice, Event, Reply
 from neuroseq_core.locks import KeyedLock
+from neuroseq_core.recent import RecentSet
 from neuroseq_core.render import to_plain
 from neuroseq_core.settings import Settings
 from neuroseq_core.store.base import OutboxItem, Reminder, Store
@@ -68,7 +68,7 @@ class Adapter:
         self.sender = sender
         self.failed: set[int] = set()  # update ids whose handling raised (for webhook/polling retries)
         self._chat_locks = KeyedLock()
-        self._apologised: OrderedDict[int, None] = OrderedDict()
+        self._apologised = RecentSet(_APOLOGY_MEMORY)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """PTB callback for every update."""
@@ -153,9 +153,7 @@ class Adapter:
         chat = update.effective_chat
         if chat is None or chat.type != ChatType.PRIVATE or update_id in self._apologised:
             return
-        self._apologised[update_id] = None
-        while len(self._apologised) > _APOLOGY_MEMORY:
-            self._apologised.popitem(last=False)
+        self._apologised.add(update_id)
         language = update.effective_user.language_code if update.effective_user else None
         try:
             reply = self.service.notice("error.apology", language)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
 from typing import Any
 
 from telegram import Update
@@ -21,6 +20,7 @@ from telegram.ext import Application
 from bot.app import ALLOWED_UPDATES, Adapter
 from bot.runtime import run_until_stopped, running
 from bot.sender import retry_after_seconds
+from neuroseq_core.recent import RecentSet
 from neuroseq_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,13 +57,11 @@ class Poller:
         self.max_backoff = max_backoff
         self.offset: int | None = None
         self._attempts: dict[int, int] = {}
-        self._done: OrderedDict[int, None] = OrderedDict()
+        self._done = RecentSet(_DONE_MEMORY)
 
     def _finish(self, update_id: int) -> None:
         self._attempts.pop(update_id, None)
-        self._done[update_id] = None
-        while len(self._done) > _DONE_MEMORY:
-            self._done.popitem(last=False)
+        self._done.add(update_id)
 
     async def handle_batch(self, updates: list[Update]) -> set[int]:
         """Handle updates (chats concurrently, in order within a chat); returns the ids still open."""

@@ -11,12 +11,12 @@ next start; a claim whose process died is offered again after the claim timeout 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from bot.periodic import every
 from bot.sender import Sender
 from neuroseq_core.clock import utcnow
 from neuroseq_core.store.base import OutboxItem, Reminder, Store
@@ -61,11 +61,9 @@ async def run_reminders(
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> None:
     """At start and then every `interval` seconds, send what has come due, until stop is set."""
-    while not stop.is_set():
-        try:
-            while await send_due(store, service, sender, clock()) >= BATCH:
-                pass  # a full batch: there may be more due right now
-        except Exception as exc:  # a passing database fault must not stop the bot
-            log.error("reminder run failed", extra={"error": type(exc).__name__})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
+
+    async def once() -> None:
+        while await send_due(store, service, sender, clock()) >= BATCH:
+            pass  # a full batch: there may be more due right now
+
+    await every(interval, stop, once, "reminder run")

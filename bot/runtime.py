@@ -15,6 +15,7 @@ from telegram.error import InvalidToken
 from telegram.ext import Application
 
 from bot.app import Adapter, ServiceLike, adapter_of, build_application, set_commands
+from bot.periodic import every
 from bot.reminders import REMINDER_INTERVAL, run_reminders
 from neuroseq_core.clock import utcnow
 from neuroseq_core.retention import purge
@@ -102,14 +103,12 @@ RETENTION_INTERVAL = 24 * 3600.0  # seconds between retention purges while the b
 
 async def run_retention(store: Store, retention_days: int, stop: asyncio.Event) -> None:
     """Purge inactive users' data at start and then daily, until stop is set."""
-    while not stop.is_set():
-        try:
-            removed = await purge(store, retention_days, utcnow())
-            log.info("retention purge", extra={"users_removed": removed})
-        except Exception as exc:  # a passing database fault must not stop the bot
-            log.error("retention purge failed", extra={"error": type(exc).__name__})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), RETENTION_INTERVAL)
+
+    async def once() -> None:
+        removed = await purge(store, retention_days, utcnow())
+        log.info("retention purge", extra={"users_removed": removed})
+
+    await every(RETENTION_INTERVAL, stop, once, "retention purge")
 
 
 STARTUP_DRAIN_ROUNDS = 20  # at most 20 × 100 replies before taking updates; the flusher does the rest

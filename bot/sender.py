@@ -9,18 +9,18 @@ Network errors and timeouts: retried with backoff, then left in the outbox for t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
-from collections import OrderedDict
 
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
+from bot.periodic import every
 from bot.render import Outgoing, OutgoingMessage, RenderError, render_reply
 from neuroseq_core.events import Reply
 from neuroseq_core.locks import KeyedLock
+from neuroseq_core.recent import RecentSet
 from neuroseq_core.store.base import OutboxItem, Store
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class Sender:
         self.flush_interval = flush_interval
         self._user_locks = KeyedLock()
         self._in_flight: set[int] = set()
-        self._done: OrderedDict[int, None] = OrderedDict()
+        self._done = RecentSet(_DONE_MEMORY)
         self._parts_sent: dict[int, int] = {}  # item id -> parts already delivered (photo, text...)
 
     # ---- one item ------------------------------------------------------------------------
@@ -119,9 +119,7 @@ class Sender:
         self._in_flight.discard(item_id)
         if delivered:
             self._parts_sent.pop(item_id, None)
-            self._done[item_id] = None
-            while len(self._done) > _DONE_MEMORY:
-                self._done.popitem(last=False)
+            self._done.add(item_id)
 
     async def _deliver_claimed(self, item: OutboxItem) -> str:
         """Send one claimed item; returns "sent", "dropped" or "failed"."""
@@ -231,10 +229,4 @@ class Sender:
 
     async def run_flusher(self, stop: asyncio.Event) -> None:
         """Flush at start and then every flush_interval seconds until stop is set."""
-        while not stop.is_set():
-            try:
-                await self.flush_pending()
-            except Exception as exc:  # the flusher must outlive a passing store or network fault
-                log.error("outbox flush failed", extra={"error": type(exc).__name__})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.flush_interval)
+        await every(self.flush_interval, stop, self.flush_pending, "outbox flush")
