@@ -114,7 +114,7 @@ class SafetyScreen:
         return Verdict(tier, _ordered(found, lead), s.speaker(cfg.child_speaker), poisoning, probs)
 
     @classmethod
-    def load(cls, content_dir: Path, train: bool = True) -> tuple[SafetyScreen, list[ContentError]]:
+    def load(cls, content_dir: Path) -> tuple[SafetyScreen, list[ContentError]]:
         """Lexicons, examples and config from content/safety; the model from cache or trained now."""
         lexicon, errors = LexiconScreen.load(content_dir)
         config = _load_config(content_dir, errors)
@@ -124,7 +124,7 @@ class SafetyScreen:
             errors.append(ContentError(where, 1, "no labelled examples: add safety/examples/train/*.yaml"))
             return cls(lexicon, None, config), errors
         errors.extend(check_examples(examples, content_dir))
-        if any(not e.warning for e in errors) or not train:
+        if any(not e.warning for e in errors):
             return cls(lexicon, None, config), errors
         return cls(lexicon, trained_model(examples, config, content_dir), config), errors
 
