@@ -262,8 +262,8 @@ class Conversation(FollowUps):
             self.s.questionnaire = qid
             self.s.answers = {}
         self.s.question_id = self._next_question_id()
-        if not self.s.extra.get("counted_start"):  # once per run of the questions, /back or not
-            self.s.extra["counted_start"] = True
+        if not self.s.counted_start:  # once per run of the questions, /back or not
+            self.s.counted_start = True
             self.count("conversation.started")
 
     def count(self, name: str) -> None:
@@ -310,7 +310,7 @@ class Conversation(FollowUps):
         if source == "now_looks":
             return [Button(id=look.id, label=c.local(look.label, lang)) for look in c.help_now.values()]
         if source == "now_after":
-            back = self.s.extra.get("now_return")
+            back = self.s.returns.now_return
             last = "back" if back in RETURNABLE else "begin"
             return [Button(id=i, label=self.t(f"now.{i}")) for i in ("again", last)]
         if source == "checkin_days":
@@ -328,9 +328,9 @@ class Conversation(FollowUps):
 
     def _token_for_point(self) -> str:
         point = self._point()
-        if self.s.extra.get("point") != point:
+        if self.s.prompt_point != point:
             self.s.seq += 1
-            self.s.extra["point"] = point
+            self.s.prompt_point = point
         return f"{self.s.seq:x}{zlib.crc32(point.encode()) & 0xFFF:03x}"
 
     def prompt(self, note: str | None = None) -> None:
@@ -448,10 +448,10 @@ class Conversation(FollowUps):
         """/start: begin, or welcome back and resume where they were."""
         if self.state == "new" and ev.language:
             self.s.language = self.c.language(ev.language)
-        resume = self.s.extra.get("resume")
+        resume = self.s.returns.resume
         if self.state == "paused" and resume in RESUMABLE:
             self.jump(resume)
-            self.s.extra.pop("resume", None)
+            self.s.returns.resume = None
             self.prompt("start.welcome_back")
             return
         if self.state in RESUMABLE and self.s.consent:
@@ -473,7 +473,7 @@ class Conversation(FollowUps):
         elif name == "stop":
             # /stop also ends every check-in: the user asked us to stop, not only to pause.
             self.effects.append(CancelReminders())
-            self.s.extra.pop("checkin_days", None)
+            self.s.followup.checkin_days = None
             self.pause("stop.done")
         elif name == "now":
             self.help_now()
@@ -503,14 +503,8 @@ class Conversation(FollowUps):
             self.prompt("command.unknown")
 
     def restart(self) -> None:
-        """Start the questions again (keeps consent, language and region)."""
-        keep = {
-            "user_id": self.s.user_id,
-            "language": self.s.language,
-            "seq": self.s.seq,
-            "region": self.s.region,
-        }
-        self.s = Session(**keep, consent=self.s.consent)
+        """Start the questions again (keeps what the session marks as the user's: consent, language, region)."""
+        self.s = self.s.fresh("user")
         self.state = "new"
         if self.s.consent:
             self.jump("role")
@@ -523,7 +517,7 @@ class Conversation(FollowUps):
     def pause(self, message: str = "cancel.done") -> None:
         """Stop for now; everything answered is kept for /start."""
         if self.state in RESUMABLE:
-            self.s.extra["resume"] = self.state
+            self.s.returns.resume = self.state
         self.fire("pause")
         self.say(message)
 
@@ -828,7 +822,7 @@ class Conversation(FollowUps):
         self.count("conversation.completed")
         self.count(f"start_step.{profile.start_step}")
         self._summary()
-        if self.s.extra.get("past"):
+        if self.s.followup.past:
             self._progress_reply()
         self._suggest(first=True)
         # One or two gentle prompts, in content order (staff put the most specific first);

@@ -19,7 +19,7 @@ from neuroseq_core.effects import CancelReminders, Effect, Remind
 from neuroseq_core.events import Due, Event, Picture, Reply, ReplyKind
 from neuroseq_core.models import BAND_ORDER, STEP_ORDER, Activity, Band
 from neuroseq_core.recommend import Filters, fits, gentler
-from neuroseq_core.session import Session
+from neuroseq_core.session import CheckinRecord, PastRun, Session
 
 if TYPE_CHECKING:
     from markupsafe import Markup
@@ -70,7 +70,7 @@ class FollowUps:
     def help_now(self) -> None:
         """/now: two taps to two or three steps from the bottom of the sequence, from any state."""
         if self.state not in ("now", "now_after"):
-            self.s.extra["now_return"] = self.state
+            self.s.returns.now_return = self.state
         self.fire("help_now")
         self.count("now.opened")
         self.prompt()
@@ -104,7 +104,7 @@ class FollowUps:
             self.fire("now_again")
             self.prompt()
             return
-        back = self.s.extra.pop("now_return", None)
+        back, self.s.returns.now_return = self.s.returns.now_return, None
         if back in RETURNABLE:
             self.jump(back)
             self.prompt()
@@ -121,7 +121,7 @@ class FollowUps:
 
     def _tried(self) -> list[Activity]:
         """The ideas a check-in asks about: the last ones offered (up to three)."""
-        ids = self.s.extra.get("checkin_ids") or self.s.suggested[:3]
+        ids = self.s.followup.checkin_ids or self.s.suggested[:3]
         return [self.c.activities[i] for i in ids if i in self.c.activities]
 
     def _brief(self, a: Activity, level_id: str | None = None) -> dict[str, Any]:
@@ -146,14 +146,14 @@ class FollowUps:
             now = self.event.now
             self.effects.append(CancelReminders())  # one pending check-in at a time
             self.effects.append(Remind("checkin", dt.timedelta(days=days)))
-            self.s.extra["checkin_days"] = days
-            self.s.extra["checkin_ids"] = [a.id for a in self._tried()]
+            self.s.followup.checkin_days = days
+            self.s.followup.checkin_ids = [a.id for a in self._tried()]
             done = self.s.completed_at
             if done is not None and done + PROGRESS_AFTER > now:
                 seconds = int((done + PROGRESS_AFTER - now).total_seconds())
                 self.effects.append(Remind("progress", dt.timedelta(seconds=seconds)))
             self.count("checkin.opted_in")
-        back = self.s.extra.pop("checkin_return", None)
+        back, self.s.returns.checkin_return = self.s.returns.checkin_return, None
         self.fire("pick_checkin")
         if option_id in CHECKIN_DAYS:
             self.say("checkin.set", days=int(option_id))
@@ -173,7 +173,7 @@ class FollowUps:
         if ev.what != "checkin":
             return
         if self.state not in ("checkin", "checkin_offer"):
-            self.s.extra["checkin_return"] = self.state
+            self.s.returns.checkin_return = self.state
         self.fire("check_in")
         self.count("checkin.sent")
         self.prompt()
@@ -182,16 +182,18 @@ class FollowUps:
         """How it went: more of what worked, else easier or more regulating ideas; then offer another."""
         if option_id == "stop":
             self.effects.append(CancelReminders())
-            self.s.extra.pop("checkin_days", None)
-            back = self.s.extra.pop("checkin_return", None)
+            self.s.followup.checkin_days = None
+            back, self.s.returns.checkin_return = self.s.returns.checkin_return, None
             self.jump(back if back in RESUMABLE - {"checkin", "checkin_offer"} else "results")
             self.prompt("checkin.stopped")
             return
         tried = self._tried()
         now = self.event.now
-        log = list(self.s.extra.get("checkins", []))
-        log.append({"on": now.date().isoformat(), "outcome": option_id, "ids": [a.id for a in tried]})
-        self.s.extra["checkins"] = log[-MAX_CHECKINS:]
+        log = [
+            *self.s.followup.checkins,
+            CheckinRecord(on=now.date(), outcome=option_id, ids=[a.id for a in tried]),
+        ]
+        self.s.followup.checkins = log[-MAX_CHECKINS:]
         self.count(f"checkin.{option_id}")
         f = self._filters()
         exclude = [*self.s.suggested, *(a.id for a in tried)]
@@ -228,7 +230,7 @@ class FollowUps:
         for a in ideas:
             if a.id not in self.s.suggested:
                 self.s.suggested.append(a.id)
-        self.s.extra["checkin_ids"] = [a.id for a in ideas] or [a.id for a in tried]
+        self.s.followup.checkin_ids = [a.id for a in ideas] or [a.id for a in tried]
         self.say(f"checkin.reply.{option_id}", kind="result", items=[self._brief(a) for a in ideas])
         self.fire("rate_checkin")
         self.prompt()
@@ -268,28 +270,13 @@ class FollowUps:
         if p is None or self.s.completed_at is None:
             self.prompt("progress.none")
             return
-        past = list(self.s.extra.get("past", []))
-        past.append(
-            {"on": self.s.completed_at.date().isoformat(), "bands": {r.level: r.band for r in p.levels}}
-        )
-        keep = {
-            k: getattr(self.s, k)
-            for k in (
-                "user_id",
-                "language",
-                "seq",
-                "consent",
-                "role",
-                "region",
-                "age_band",
-                "nickname",
-                "group",
-                "minutes",
-                "setting",
-            )
-        }
-        extra = {k: self.s.extra[k] for k in ("checkins", "checkin_days") if k in self.s.extra}
-        self.s = Session(**keep, extra={**extra, "past": past[-MAX_PAST:]})
+        past = [
+            *self.s.followup.past,
+            PastRun(on=self.s.completed_at.date(), bands={r.level: r.band for r in p.levels}),
+        ]
+        # The same child and setting, answered again: the session keeps what it marks as the child's.
+        self.s = self.s.fresh("child")
+        self.s.followup.past = past[-MAX_PAST:]
         self.jump("questions")
         self._begin_questions()
         self.count("progress.started")
@@ -303,21 +290,21 @@ class FollowUps:
     def _progress_reply(self) -> None:
         """The change per step since the last time, as a picture and a sentence; never a score."""
         p = self.s.profile
-        past = self.s.extra.get("past") or []
+        past = self.s.followup.past
         if p is None or not past:
             return
         before = past[-1]
         now_bands: dict[str, Band] = {r.level: r.band for r in p.levels}
         changes = []
         for st in self.c.sequence.steps:
-            then_i = self._step_band(before["bands"], st.id)
+            then_i = self._step_band(before.bands, st.id)
             now_i = self._step_band(now_bands, st.id)
             word = "steadier" if now_i < then_i else ("same" if now_i == then_i else "more")
             changes.append(
                 {"step": self.c.local(st.name, self.lang), "change": word, "word": self.t(f"progress.{word}")}
             )
         ctx = {
-            "since": before["on"],
+            "since": before.on.isoformat(),
             "changes": changes,
             "harder": any(c["change"] == "more" for c in changes),
         }
@@ -338,14 +325,14 @@ class FollowUps:
             self.say("handover.none")
             return
         titles = {a.id: self._brief(a)["title"] for a in self._offered()}
-        checkins = self.s.extra.get("checkins", [])
-        worked = [i for c in checkins if c["outcome"] in ("worked", "partly") for i in c["ids"]]
+        checkins = self.s.followup.checkins
+        worked = [i for c in checkins if c.outcome in ("worked", "partly") for i in c.ids]
         helps = [titles[i] for i in dict.fromkeys(worked) if i in titles] or list(titles.values())[:3]
         tried = [
             {
-                "on": c["on"],
-                "titles": [titles[i] for i in c["ids"] if i in titles],
-                "outcome": self.t(f"checkin.{c['outcome']}"),
+                "on": c.on.isoformat(),
+                "titles": [titles[i] for i in c.ids if i in titles],
+                "outcome": self.t(f"checkin.{c.outcome}"),
             }
             for c in checkins
         ]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from neuroseq_core.models import Band, LevelId, StepId
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class LevelResult(BaseModel):
@@ -55,39 +55,95 @@ class SafetyMemory(BaseModel):
     at: dt.datetime | None = None
 
 
+class CheckinRecord(BaseModel):
+    """One answered check-in: the day, how it went, and the ideas it asked about."""
+
+    on: dt.date
+    outcome: str
+    ids: list[str] = Field(default_factory=list)
+
+
+class PastRun(BaseModel):
+    """The bands of an earlier run of the questions, for /progress to compare with."""
+
+    on: dt.date
+    bands: dict[str, Band]
+
+
+class FollowUpLog(BaseModel):
+    """What outlives one run of the questions: check-ins asked for and answered, earlier runs."""
+
+    checkin_days: int | None = None
+    checkin_ids: list[str] = Field(default_factory=list)  # the ideas the next check-in asks about
+    checkins: list[CheckinRecord] = Field(default_factory=list)
+    past: list[PastRun] = Field(default_factory=list)
+
+
+class Returns(BaseModel):
+    """Where to come back to after a pause or a side trip (help right now, a check-in)."""
+
+    resume: str | None = None
+    now_return: str | None = None
+    checkin_return: str | None = None
+
+
+# Each field says what a fresh start keeps: "user" is kept by /restart and /progress, "child" by
+# /progress only (the same child and setting, answered again), anything else starts afresh. A new
+# field must choose (a test holds every field to it), so no hand-kept list can silently drop one.
+JsonDict = dict[str, JsonValue]
+USER: JsonDict = {"keep": "user"}
+CHILD: JsonDict = {"keep": "child"}
+RUN: JsonDict = {"keep": "run"}
+
+
 class Session(BaseModel):
     """Everything the bot remembers about one user's conversation: ids, choices, dates."""
 
     model_config = ConfigDict(validate_assignment=False)
 
-    schema_version: int = SCHEMA_VERSION
-    user_id: str
-    language: str = "en"
-    state: str = "new"
-    token: str = ""  # token of the prompt now on screen; a press with another token is stale
-    seq: int = 0  # counts prompts, to make tokens
+    schema_version: int = Field(default=SCHEMA_VERSION, json_schema_extra=USER)
+    user_id: str = Field(json_schema_extra=USER)
+    language: str = Field(default="en", json_schema_extra=USER)
+    state: str = Field(default="new", json_schema_extra=RUN)
+    # token of the prompt now on screen (a press with another token is stale); seq counts prompts
+    token: str = Field(default="", json_schema_extra=RUN)
+    seq: int = Field(default=0, json_schema_extra=USER)
+    prompt_point: str = Field(default="", json_schema_extra=RUN)  # what the token was made for
 
-    consent: bool = False
-    role: Literal["caregiver", "educator"] | None = None
-    region: str | None = None
-    age_band: str | None = None
-    nickname: str | None = None
-    group: Literal["one", "class"] | None = None
-    minutes: int | None = None
-    setting: Literal["home", "classroom", "outdoors"] | None = None
+    consent: bool = Field(default=False, json_schema_extra=USER)
+    region: str | None = Field(default=None, json_schema_extra=USER)
+    role: Literal["caregiver", "educator"] | None = Field(default=None, json_schema_extra=CHILD)
+    age_band: str | None = Field(default=None, json_schema_extra=CHILD)
+    nickname: str | None = Field(default=None, json_schema_extra=CHILD)
+    group: Literal["one", "class"] | None = Field(default=None, json_schema_extra=CHILD)
+    minutes: int | None = Field(default=None, json_schema_extra=CHILD)
+    setting: Literal["home", "classroom", "outdoors"] | None = Field(default=None, json_schema_extra=CHILD)
+    followup: FollowUpLog = Field(default_factory=FollowUpLog, json_schema_extra=CHILD)
 
-    questionnaire: str | None = None
-    answers: dict[str, str | None] = Field(default_factory=dict)  # question id -> option id
-    history: list[str] = Field(default_factory=list)  # states/questions, for /back
-    question_id: str | None = None
+    questionnaire: str | None = Field(default=None, json_schema_extra=RUN)
+    # question id -> option id; history holds states and questions, for /back
+    answers: dict[str, str | None] = Field(default_factory=dict, json_schema_extra=RUN)
+    history: list[str] = Field(default_factory=list, json_schema_extra=RUN)
+    question_id: str | None = Field(default=None, json_schema_extra=RUN)
+    counted_start: bool = Field(default=False, json_schema_extra=RUN)  # counted once a run
 
-    profile: Profile | None = None
-    suggested: list[str] = Field(default_factory=list)
-    completed_at: dt.datetime | None = None
-    pending: str | None = None  # a confirmation being asked (e.g. "delete")
-    safety: SafetyMemory | None = None  # the last danger reply or question, for a short while
+    profile: Profile | None = Field(default=None, json_schema_extra=RUN)
+    suggested: list[str] = Field(default_factory=list, json_schema_extra=RUN)
+    completed_at: dt.datetime | None = Field(default=None, json_schema_extra=RUN)
+    pending: str | None = Field(default=None, json_schema_extra=RUN)  # a confirm asked (delete)
+    returns: Returns = Field(default_factory=Returns, json_schema_extra=RUN)
+    # the last danger reply or question, for a short while
+    safety: SafetyMemory | None = Field(default=None, json_schema_extra=RUN)
 
-    extra: dict[str, Any] = Field(default_factory=dict)  # room for later flows
+    def fresh(self, keep: Literal["user", "child"]) -> Session:
+        """A new run: keep what `keep` says (see USER and CHILD above), everything else afresh."""
+        kept = ("user",) if keep == "user" else ("user", "child")
+        values = {
+            name: getattr(self, name)
+            for name, info in type(self).model_fields.items()
+            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("keep") in kept
+        }
+        return type(self)(**values).model_copy(deep=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -98,6 +154,8 @@ class Session(BaseModel):
             if version > SCHEMA_VERSION:
                 raise ValueError(f"session schema {version} is newer than this code ({SCHEMA_VERSION})")
             data = dict(data)
+            if version < 2:
+                data = _from_v1(data)
             data["schema_version"] = SCHEMA_VERSION
         return data
 
@@ -109,3 +167,26 @@ class Session(BaseModel):
     def from_json(cls, raw: str | bytes) -> Session:
         """Load from storage, upgrading old versions."""
         return cls.model_validate_json(raw)
+
+
+def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 1 kept follow-up state in an untyped `extra` dict, and `flow` and `effects` fields.
+    extra = dict(data.pop("extra", None) or {})
+    data.pop("flow", None)
+    data.pop("effects", None)
+    data.setdefault("prompt_point", extra.get("point", ""))
+    data.setdefault("counted_start", bool(extra.get("counted_start", False)))
+    data.setdefault(
+        "returns",
+        {k: extra.get(k) for k in ("resume", "now_return", "checkin_return")},
+    )
+    data.setdefault(
+        "followup",
+        {
+            "checkin_days": extra.get("checkin_days"),
+            "checkin_ids": extra.get("checkin_ids") or [],
+            "checkins": extra.get("checkins") or [],
+            "past": extra.get("past") or [],
+        },
+    )
+    return data

@@ -8,7 +8,7 @@ from driver import NOW, Driver
 from neuroseq_core.effects import DeleteUser, SaveProfile
 from neuroseq_core.engine import step
 from neuroseq_core.events import Choice, Command, Text, Unsupported
-from neuroseq_core.session import Session
+from neuroseq_core.session import SCHEMA_VERSION, Session
 
 
 def test_welcome_carries_the_honest_disclaimer(content):
@@ -275,7 +275,7 @@ def test_session_round_trips_through_json_at_every_state(content):
 def test_old_session_without_version_still_loads(content):
     raw = '{"user_id": "old", "state": "questions", "answers": {"c_sleep": "often"}}'
     s = Session.from_json(raw)
-    assert s.schema_version == 1 and s.answers == {"c_sleep": "often"}
+    assert s.schema_version == SCHEMA_VERSION and s.answers == {"c_sleep": "often"}
 
 
 def test_unknown_command_and_help_reprompt(content):

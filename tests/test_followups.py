@@ -135,7 +135,7 @@ def test_checkin_adapts_to_how_it_went(content, outcome):
         assert all(a.levels[0] in REGULATING and a.minutes <= 5 for a in offered)
     else:  # not tried: the tiniest doses
         assert offered and all(a.minutes <= 3 or a.id in tried for a in offered)
-    assert d.session.extra["checkins"][-1]["outcome"] == outcome
+    assert d.session.followup.checkins[-1].outcome == outcome
     # Then another check-in is offered.
     assert d.session.state == "checkin_offer"
     d.press_id("7")
