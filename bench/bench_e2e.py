@@ -190,7 +190,7 @@ async def our_bot(args: argparse.Namespace) -> int:
     from bot.polling import serve_polling
     from neuroseq_core.content import ContentHolder, load_or_raise
     from neuroseq_core.service import Service
-    from neuroseq_core.settings import Settings
+    from neuroseq_core.service.settings import Settings
 
     if args.rate_limit == "off":
         # Bench-only: the shipped AIORateLimiter keeps every call with a chat_id under Telegram's

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, median, percentile, pick, table, verdict
 
 from neuroseq_core.content import Content, ContentHolder, load_or_raise
+from neuroseq_core.domain.events import Choice, Event, Reply, Start
 from neuroseq_core.engine import new_session, step
-from neuroseq_core.events import Choice, Event, Reply, Start
 from neuroseq_core.service import Service
 from neuroseq_core.store.memory import MemoryStore
 

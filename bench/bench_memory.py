@@ -58,7 +58,7 @@ PREFIX = "@@"
 class Template:
     """A completed conversation's stored data."""
 
-    session: Any  # neuroseq_core.session.Session
+    session: Any  # neuroseq_core.domain.session.Session
     profiles: list[tuple[dt.datetime, Any]]
     updates: int
 
@@ -67,7 +67,7 @@ async def converse(
     service: Any, store: Any, user: str, lang: str, rng: random.Random, ids: Any, steps: int = MAX_STEPS
 ) -> int:
     """A conversation through Service.handle (to its result, or `steps` updates), replies marked sent."""
-    from neuroseq_core.events import Choice, Event, Start
+    from neuroseq_core.domain.events import Choice, Event, Start
 
     event: Event | None = Start(language=lang, now=dt.datetime.now(dt.UTC))
     updates = 0

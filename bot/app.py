@@ -18,16 +18,16 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.recent import RecentSet
 from bot.render import answered_text, label_for
 from bot.sender import Sender
 from bot.telegram_events import AddedToGroup, Ignored, Incoming, MemberStatus, map_update
+from neuroseq_core.content.render import to_plain
+from neuroseq_core.domain.events import Choice, Event, Reply
 from neuroseq_core.engine import MENU_COMMANDS
-from neuroseq_core.events import Choice, Event, Reply
-from neuroseq_core.locks import KeyedLock
-from neuroseq_core.recent import RecentSet
-from neuroseq_core.render import to_plain
-from neuroseq_core.settings import Settings
+from neuroseq_core.service.settings import Settings
 from neuroseq_core.store.base import OutboxItem, Reminder, Store
+from neuroseq_core.store.locks import KeyedLock
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from telegram.error import Conflict, Forbidden, InvalidToken, NetworkError, Retr
 from telegram.ext import Application
 
 from bot.app import ALLOWED_UPDATES, Adapter
+from bot.recent import RecentSet
 from bot.runtime import run_until_stopped, running
 from bot.sender import retry_after_seconds
-from neuroseq_core.recent import RecentSet
-from neuroseq_core.settings import Settings
+from neuroseq_core.service.settings import Settings
 
 log = logging.getLogger(__name__)
 

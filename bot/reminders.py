@@ -18,7 +18,7 @@ from typing import Protocol
 
 from bot.periodic import every
 from bot.sender import Sender
-from neuroseq_core.clock import utcnow
+from neuroseq_core.domain.clock import utcnow
 from neuroseq_core.store.base import OutboxItem, Reminder, Store
 
 log = logging.getLogger(__name__)

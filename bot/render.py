@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from neuroseq_core.events import Button, Reply
-from neuroseq_core.picture import render_sequence_png
+from bot.picture import render_sequence_png
+from neuroseq_core.domain.events import Button, Reply
 
 MAX_TEXT = 4096  # characters of a message after entity parsing (UTF-16 code units)
 MAX_CAPTION = 1024

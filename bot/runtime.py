@@ -17,9 +17,9 @@ from telegram.ext import Application
 from bot.app import Adapter, ServiceLike, adapter_of, build_application, set_commands
 from bot.periodic import every
 from bot.reminders import REMINDER_INTERVAL, run_reminders
-from neuroseq_core.clock import utcnow
-from neuroseq_core.retention import purge
-from neuroseq_core.settings import ConfigurationError, Settings
+from neuroseq_core.domain.clock import utcnow
+from neuroseq_core.service.retention import purge
+from neuroseq_core.service.settings import ConfigurationError, Settings
 from neuroseq_core.store.base import Store
 
 log = logging.getLogger(__name__)

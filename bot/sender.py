@@ -17,11 +17,11 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.periodic import every
+from bot.recent import RecentSet
 from bot.render import Outgoing, OutgoingMessage, RenderError, render_reply
-from neuroseq_core.events import Reply
-from neuroseq_core.locks import KeyedLock
-from neuroseq_core.recent import RecentSet
+from neuroseq_core.domain.events import Reply
 from neuroseq_core.store.base import OutboxItem, Store
+from neuroseq_core.store.locks import KeyedLock
 
 log = logging.getLogger(__name__)
 

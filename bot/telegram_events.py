@@ -13,8 +13,8 @@ from telegram import ChatMember, Message, Update
 from telegram.constants import ChatType, MessageLimit
 
 from bot.render import parse_callback_data
-from neuroseq_core.clock import utcnow
-from neuroseq_core.events import Choice, Command, Event, Start, Text, Unsupported, parse_command
+from neuroseq_core.domain.clock import utcnow
+from neuroseq_core.domain.events import Choice, Command, Event, Start, Text, Unsupported, parse_command
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from telegram.ext import Application
 
 from bot.app import ALLOWED_UPDATES, ServiceLike, adapter_of
 from bot.runtime import run_until_stopped, running
-from neuroseq_core.settings import ConfigurationError, Settings
+from neuroseq_core.service.settings import ConfigurationError, Settings
 from neuroseq_core.store.base import Store
 
 log = logging.getLogger(__name__)

@@ -2,6 +2,4 @@
 
 from dialogs.main import MAIN
 
-FLOWS = {MAIN.name: MAIN}
-
-__all__ = ["FLOWS", "MAIN"]
+__all__ = ["MAIN"]

@@ -1,14 +1,17 @@
 """The main conversation: consent, who you are, the questions, the results; and the follow-ups:
 help right now (two taps, from any state), check-ins when a reminder comes due, and the offer of one.
 
-Guards (`conditions`) and `prepare` callbacks name methods of the engine's Conversation
-object; they are synchronous and pure. `prepare` runs before guards, so an answer is
-recorded before `more_questions` is asked.
+Every change of state is a transition here, including resume, /back, /restart, the end of a side
+trip (help right now, a check-in) and the repairs after /reload removed what a session pointed at.
+Guards (`conditions`, `unless`) and callbacks (`prepare`, `before`, `after`) name functions the engine
+registers (neuroseq_core.engine.registry); they are synchronous and pure. `prepare` runs before the
+guards, so an answer is recorded before `more_questions` is asked; `asked_for` is true for the
+transition whose destination the trigger was fired with (`to=`).
 """
 
 from __future__ import annotations
 
-from dialogs.flow import Ask, Flow
+from dialogs.flow import Ask, Flow, each
 
 STATES = (
     "new",
@@ -30,10 +33,32 @@ STATES = (
     "checkin",
 )
 
+# Where the user is in the middle of something that /start resumes rather than restarts.
+RESUMABLE = tuple(s for s in STATES if s not in ("new", "consent", "declined", "paused"))
+# Where help right now returns to afterwards.
+RETURNABLE = tuple(s for s in (*RESUMABLE, "paused", "declined", "consent") if s not in ("now", "now_after"))
+# Where a check-in (offered or asked) returns to; anything else returns to the results.
+AFTER_CHECKIN = tuple(s for s in RESUMABLE if s not in ("results", "checkin", "checkin_offer"))
+# The onboarding steps /back returns to, one by one (answers are undone one by one as well).
+HISTORY = ("role", "region", "group", "age_band", "minutes", "setting", "nickname")
+# States whose questions a changed age band invalidates (a /reload removed the band).
+NEED_AGE_BAND = ("questions", "results", "nickname", "minutes", "setting")
+
+_RESTART = (
+    {
+        "trigger": "restart",
+        "source": "*",
+        "dest": "role",
+        "conditions": "has_consent",
+        "before": "forget_run",
+    },
+    {"trigger": "restart", "source": "*", "dest": "consent", "before": "forget_run", "after": "welcome"},
+)
+
 TRANSITIONS = (
-    {"trigger": "begin", "source": "*", "dest": "consent"},
+    {"trigger": "begin", "source": "*", "dest": "consent", "after": "welcome"},
     {"trigger": "agree", "source": "consent", "dest": "role", "prepare": "set_consent"},
-    {"trigger": "decline", "source": "consent", "dest": "declined"},
+    {"trigger": "decline", "source": "consent", "dest": "declined", "after": "say_declined"},
     {"trigger": "pick_role", "source": "role", "dest": "region", "prepare": "set_role"},
     {
         "trigger": "pick_region",
@@ -74,36 +99,114 @@ TRANSITIONS = (
         "source": "questions",
         "dest": "results",
         "prepare": "record_answer",
+        "conditions": "has_age_band",
         "after": "show_results",
     },
-    {"trigger": "after_results", "source": "results", "dest": "results"},
-    {"trigger": "pause", "source": "*", "dest": "paused"},
-    # Help right now: how the child looks, then two or three bottom-of-the-sequence steps.
-    {"trigger": "help_now", "source": "*", "dest": "now"},
+    {"trigger": "answer", "source": "questions", "dest": "age_band", "prepare": "record_answer"},
+    # The results: more ideas, a dose plan, a note to share (staying here), a check-in, or again.
+    {"trigger": "more_ideas", "source": "results", "dest": "results", "after": "show_more"},
+    {"trigger": "make_plan", "source": "results", "dest": "results", "after": "show_plan"},
+    {"trigger": "write_handover", "source": "results", "dest": "results", "after": "show_handover"},
+    {"trigger": "offer_checkin", "source": "results", "dest": "checkin_offer"},
+    *_RESTART,
+    # Pause (/cancel, /stop, "stop for now" after a danger reply) and resume (/start).
+    {"trigger": "pause", "source": "*", "dest": "paused", "before": "remember_resume"},
+    *each("resume", ["paused"], RESUMABLE),
+    # /back: the previous onboarding step, or the previous question.
+    *each("back", RESUMABLE, (*HISTORY, "questions")),
+    # /progress: the same questions again for the same child.
+    {"trigger": "answer_again", "source": "*", "dest": "questions", "before": "begin_again"},
+    # After /reload: a removed age band is asked again; a removed last question ends the questions.
+    {"trigger": "forget_age_band", "source": list(NEED_AGE_BAND), "dest": "age_band"},
+    {"trigger": "questions_gone", "source": "questions", "dest": "results", "after": "show_results"},
+    # Help right now: how the child looks, then two or three bottom-of-the-sequence steps; then back.
+    {"trigger": "help_now", "source": "*", "dest": "now", "before": "remember_now_return"},
     {"trigger": "pick_look", "source": "now", "dest": "now_after", "after": "show_now_steps"},
     {"trigger": "now_again", "source": "now_after", "dest": "now"},
+    *each("now_leave", ["now_after"], RETURNABLE, after="clear_now_return"),
+    {
+        "trigger": "now_leave",
+        "source": "now_after",
+        "dest": "role",
+        "conditions": "has_consent",
+        "after": "clear_now_return",
+    },
+    {
+        "trigger": "now_leave",
+        "source": "now_after",
+        "dest": "consent",
+        "after": ["clear_now_return", "welcome"],
+    },
     # Check-ins: offered after the ideas; asked when the reminder comes due; then offered again.
-    {"trigger": "offer_checkin", "source": "results", "dest": "checkin_offer"},
-    {"trigger": "pick_checkin", "source": "checkin_offer", "dest": "results"},
-    {"trigger": "check_in", "source": "*", "dest": "checkin"},
-    {"trigger": "rate_checkin", "source": "checkin", "dest": "checkin_offer"},
+    *each(
+        "pick_checkin", ["checkin_offer"], AFTER_CHECKIN, before="set_checkin", after="clear_checkin_return"
+    ),
+    {
+        "trigger": "pick_checkin",
+        "source": "checkin_offer",
+        "dest": "results",
+        "before": "set_checkin",
+        "after": "clear_checkin_return",
+    },
+    {"trigger": "check_in", "source": "*", "dest": "checkin", "before": "remember_checkin_return"},
+    {"trigger": "rate_checkin", "source": "checkin", "dest": "checkin_offer", "before": "rate_checkin"},
+    *each("stop_checkins", ["checkin"], AFTER_CHECKIN, before="stop_checkins", after="clear_checkin_return"),
+    {
+        "trigger": "stop_checkins",
+        "source": "checkin",
+        "dest": "results",
+        "before": "stop_checkins",
+        "after": "clear_checkin_return",
+    },
 )
 
 ASKS = {
-    "consent": Ask("consent.question", "consent", "{choice}"),  # the trigger is the choice: agree or decline
-    "role": Ask("role.question", "roles", "pick_role"),
-    "region": Ask("region.question", "regions", "pick_region"),
-    "group": Ask("group.question", "groups", "pick_group"),
-    "age_band": Ask("age_band.question", "age_bands", "pick_age"),
-    "minutes": Ask("minutes.question", "minutes", "pick_minutes"),
-    "setting": Ask("setting.question", "settings", "pick_setting"),
-    "nickname": Ask("nickname.question", "nickname", "name", text_trigger="name"),
-    "questions": Ask("question.prompt", "question", "answer"),
-    "results": Ask("results.next", "results", "after_results"),
-    "now": Ask("now.question", "now_looks", "pick_look"),
-    "now_after": Ask("now.after", "now_after", "now_again"),
-    "checkin_offer": Ask("checkin.offer", "checkin_days", "pick_checkin"),
-    "checkin": Ask("checkin.question", "checkin_outcomes", "rate_checkin"),
+    "consent": Ask("consent.question", "{choice}", ("agree", "decline"), "consent.{id}"),
+    "role": Ask("role.question", "pick_role", ("caregiver", "educator"), "role.{id}"),
+    "region": Ask("region.question", "pick_region", source="regions"),
+    "group": Ask("group.question", "pick_group", ("one", "class"), "group.{id}"),
+    "age_band": Ask("age_band.question", "pick_age", source="age_bands"),
+    "minutes": Ask("minutes.question", "pick_minutes", ("2", "5", "15"), "minutes.{id}"),
+    "setting": Ask("setting.question", "pick_setting", ("classroom", "outdoors"), "setting.{id}"),
+    "nickname": Ask("nickname.question", "name", ("skip",), "nickname.{id}", text_trigger="name"),
+    "questions": Ask("question.prompt", "answer", ("skip",), "question.{id}", source="question"),
+    "results": Ask(
+        "results.next",
+        "more_ideas",
+        ("more", "plan", "checkin", "handover", "restart"),
+        "results.{id}",
+        by_choice={
+            "plan": "make_plan",
+            "checkin": "offer_checkin",
+            "handover": "write_handover",
+            "restart": "restart",
+        },
+    ),
+    "now": Ask("now.question", "pick_look", source="now_looks"),
+    "now_after": Ask(
+        "now.after",
+        "now_leave",
+        ("again", "back", "begin"),
+        "now.{id}",
+        source="now_after",
+        by_choice={"again": "now_again"},
+        passes="now_return",
+    ),
+    "checkin_offer": Ask(
+        "checkin.offer",
+        "pick_checkin",
+        ("1", "3", "7", "no"),
+        "checkin.days.{id}",
+        passes="checkin_return",
+    ),
+    "checkin": Ask(
+        "checkin.question",
+        "rate_checkin",
+        ("worked", "partly", "not", "not_tried", "stop"),
+        "checkin.{id}",
+        by_choice={"stop": "stop_checkins"},
+        passes="checkin_return",
+    ),
 }
 
 MAIN = Flow(name="main", initial="new", states=STATES, transitions=TRANSITIONS, asks=ASKS)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from neuroseq_core.console import parse_input
+from neuroseq_core.cli.console import parse_input
 from neuroseq_core.content import Content
-from neuroseq_core.effects import Effect
+from neuroseq_core.content.render import to_plain
+from neuroseq_core.domain.effects import Effect
+from neuroseq_core.domain.events import Choice, Event, Reply, Start
+from neuroseq_core.domain.session import Session
 from neuroseq_core.engine import new_session, step
-from neuroseq_core.events import Choice, Event, Reply, Start
-from neuroseq_core.render import to_plain
-from neuroseq_core.session import Session
 
 NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 

@@ -14,8 +14,8 @@ import pytest
 from driver import NOW
 from fakebot.harness import polling_bot
 from neuroseq_core.content import ContentHolder, load_or_raise
-from neuroseq_core.events import Choice, Command, Event, Start, Text
-from neuroseq_core.render import to_plain
+from neuroseq_core.content.render import to_plain
+from neuroseq_core.domain.events import Choice, Command, Event, Start, Text
 from neuroseq_core.service import Service
 from neuroseq_core.store.memory import MemoryStore
 

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from cli import run_cli
-from neuroseq_core.scripts import load_scripts
+from neuroseq_core.cli.scripts import load_scripts
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "tests" / "conversations"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from neuroseq_core.scripts import load_scripts, run_script
+from neuroseq_core.cli.scripts import load_scripts, run_script
 
 SCRIPTS = load_scripts(Path(__file__).parent / "conversations")
 

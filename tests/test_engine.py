@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from driver import NOW, Driver
-from neuroseq_core.effects import DeleteUser, SaveProfile
+from neuroseq_core.domain.effects import DeleteUser, SaveProfile
+from neuroseq_core.domain.events import Choice, Command, Text, Unsupported
+from neuroseq_core.domain.session import SCHEMA_VERSION, Session
 from neuroseq_core.engine import step
-from neuroseq_core.events import Choice, Command, Text, Unsupported
-from neuroseq_core.session import SCHEMA_VERSION, Session
 
 
 def test_welcome_carries_the_honest_disclaimer(content):
@@ -384,7 +384,7 @@ def test_back_walks_into_onboarding_and_forward_again_keeps_answers(content):
 
 
 def test_an_edited_message_that_adds_a_disclosure_gets_help(content):
-    from neuroseq_core.events import Unsupported
+    from neuroseq_core.domain.events import Unsupported
 
     d = Driver(content)
     d.onboard_caregiver()

@@ -8,12 +8,12 @@ import itertools
 import pytest
 
 from driver import NOW, Driver
-from neuroseq_core.check import forbidden_claims
-from neuroseq_core.doses import MAX_DOSE, MIN_DOSE, plan_doses
-from neuroseq_core.effects import CancelReminders, Remind
-from neuroseq_core.events import Command, Due
-from neuroseq_core.models import Activity, DosePoint
-from neuroseq_core.recommend import Filters, fits
+from neuroseq_core.content.check import forbidden_claims
+from neuroseq_core.domain.doses import MAX_DOSE, MIN_DOSE, plan_doses
+from neuroseq_core.domain.effects import CancelReminders, Remind
+from neuroseq_core.domain.events import Command, Due
+from neuroseq_core.domain.models import Activity, DosePoint
+from neuroseq_core.domain.recommend import Filters, fits
 
 REGULATING = {"sensory", "self_regulation"}
 
@@ -274,8 +274,8 @@ def test_handover_note_is_plain_and_non_diagnostic(content):
 
 
 def test_help_now_as_the_very_first_message_then_the_welcome(content):
+    from neuroseq_core.domain.events import Choice
     from neuroseq_core.engine import new_session, step
-    from neuroseq_core.events import Choice
 
     session, replies, _ = step(new_session("u9", content), Command(now=NOW, name="now"), content)
     assert session.state == "now" and replies[-1].choices

@@ -17,7 +17,7 @@ import pytest
 from fakebot import BotMessage, FakeBotAPI, FakeUser
 from fakebot.harness import polling_bot
 from neuroseq_core.content import Content, ContentHolder
-from neuroseq_core.events import Reply
+from neuroseq_core.domain.events import Reply
 from neuroseq_core.service import Service
 from neuroseq_core.store.base import OutboxItem
 from neuroseq_core.store.sql import open_store
@@ -213,7 +213,7 @@ async def test_several_processes_never_send_one_reminder_twice(postgres_url, con
     import sqlalchemy as sa
 
     from bot.reminders import send_due
-    from neuroseq_core.events import Choice, Start
+    from neuroseq_core.domain.events import Choice, Start
 
     first = await open_store(postgres_url, clock=clock)
     async with first.engine.begin() as conn:  # type: ignore[attr-defined]

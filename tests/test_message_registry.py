@@ -1,4 +1,4 @@
-"""Every message the engine renders is in the registry (neuroseq_core.message_spec) the content check
+"""Every message the engine renders is in the registry (neuroseq_core.content.messages) the content check
 uses: so a new message id cannot ship unchecked in one language or without sample data."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 
 from driver import NOW, Driver
 from neuroseq_core.content import Content
+from neuroseq_core.content.messages import MESSAGES, SAFETY_MESSAGES
+from neuroseq_core.domain.events import Command, Due, Text, Unsupported
 from neuroseq_core.engine import SAFETY_NO, SAFETY_REGION, SAFETY_YES
-from neuroseq_core.events import Command, Due, Text, Unsupported
-from neuroseq_core.message_spec import MESSAGES, SAFETY_MESSAGES
 from neuroseq_core.safety import CATEGORIES
 
 
@@ -94,4 +94,4 @@ def test_every_rendered_message_is_registered(content: Content, rendered: set[st
     for reached in ("safety.check.question", "safety.numbers", "reprompt.free_text", "checkin.question"):
         assert reached in rendered, reached
     missing = sorted(rendered - registered)
-    assert missing == [], f"rendered but not in neuroseq_core/message_spec.py: {missing}"
+    assert missing == [], f"rendered but not in neuroseq_core/content/messages.py: {missing}"

@@ -8,8 +8,8 @@ import time
 import pytest
 from PIL import Image
 
-from neuroseq_core.events import Picture
-from neuroseq_core.picture import BLOCK_EDGE, HEIGHT, START_EDGE, WIDTH, render_sequence_png
+from bot.picture import BLOCK_EDGE, HEIGHT, START_EDGE, WIDTH, render_sequence_png
+from neuroseq_core.domain.events import Picture
 
 STEPS = ["Regulate", "Relate", "Reason"]
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
+from dialogs import MAIN
 from neuroseq_core.content import Content
-from neuroseq_core.message_spec import BASE_SAMPLE
-from neuroseq_core.preview import write_preview
-from neuroseq_core.render import to_plain
+from neuroseq_core.content.messages import BASE_SAMPLE
+from neuroseq_core.content.preview import write_preview
+from neuroseq_core.content.render import to_plain
 
 LANGS = ("en", "es")
 BROWSER_TIMEOUT = 60.0  # seconds for the whole browser session (it takes about two)
@@ -81,13 +82,23 @@ def test_spanish_page_is_in_spanish(pages: Path, content: Content):
     assert not english_left, f"English titles on the Spanish page: {english_left}"
 
 
-def test_flows_page_has_a_mermaid_diagram_of_every_flow(pages: Path):
-    from dialogs import FLOWS
-
+def test_flows_page_draws_every_transition_that_runs(pages: Path):
     text = page_text(pages / "flows.html")
-    assert text.count("stateDiagram-v2") == len(FLOWS) >= 1
-    for flow in FLOWS.values():
-        assert flow.mermaid() in text
+    assert text.count("stateDiagram-v2") == 1
+    assert MAIN.mermaid() in text
+    # every transition the machine runs is an edge: resume, /back and the ends of side trips too
+    for t in MAIN.transitions:
+        sources = [t["source"]] if isinstance(t["source"], str) else t["source"]
+        for src in sources:
+            name = "any" if src == "*" else src
+            assert f"    {name} --> {t['dest']} : {t['trigger']}" in text, t
+    machine = MAIN.machine
+    for trigger, event in machine.events.items():
+        for src, transitions in event.transitions.items():
+            for tr in transitions:
+                assert f"{'any' if src == '*' else src} --> {tr.dest} : {trigger}" in text or (
+                    f"any --> {tr.dest} : {trigger}" in text
+                ), (src, tr.dest, trigger)
 
 
 def test_invalid_content_writes_no_pages(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

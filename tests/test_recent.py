@@ -1,6 +1,6 @@
 """The bounded memory of recently seen ids used by the poller, the sender and the apology guard."""
 
-from neuroseq_core.recent import RecentSet
+from bot.recent import RecentSet
 
 
 def test_recent_set_forgets_the_oldest_first():

@@ -12,8 +12,8 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 
-from neuroseq_core.render import render
-from neuroseq_core.resources import lines_for, load_regions, safety_context
+from neuroseq_core.content.render import render
+from neuroseq_core.content.resources import lines_for, load_regions, safety_context
 from neuroseq_core.safety import CATEGORIES, SAMPLE_CONTEXT
 from neuroseq_core.safety.reply import SAFETY_TEMPLATES
 

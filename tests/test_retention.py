@@ -8,7 +8,7 @@ import logging
 from cli import run_cli
 from fakebot.harness import polling_bot
 from fakebot.service import FakeService
-from neuroseq_core.session import Session
+from neuroseq_core.domain.session import Session
 from neuroseq_core.store.memory import MemoryStore
 from neuroseq_core.store.sql import open_store
 

@@ -8,10 +8,10 @@ import pytest
 
 from driver import NOW, Driver
 from neuroseq_core.content import Content
+from neuroseq_core.content.render import to_plain
+from neuroseq_core.domain.events import Text
+from neuroseq_core.domain.session import SafetyMemory
 from neuroseq_core.engine import SAFETY_NO, SAFETY_REGION, SAFETY_YES
-from neuroseq_core.events import Text
-from neuroseq_core.render import to_plain
-from neuroseq_core.session import SafetyMemory
 
 POSSIBLE = "i dont know how much longer i can do this"  # check:caregiver_breaking_point
 CLEAR = "I want to kill myself tonight"  # suicide_self_harm

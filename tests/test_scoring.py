@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from neuroseq_core.models import AgeBand, Condition, Option, Question, ReferralRule
-from neuroseq_core.recommend import Filters, recommend
-from neuroseq_core.referral import referrals
-from neuroseq_core.scoring import score
+from neuroseq_core.domain.models import AgeBand, Condition, Option, Question, ReferralRule
+from neuroseq_core.domain.recommend import Filters, recommend
+from neuroseq_core.domain.referral import referrals
+from neuroseq_core.domain.scoring import score
 
 STEPS = {"sensory": "regulate", "self_regulation": "regulate", "relational": "relate", "cognitive": "reason"}
 OPTS = [Option(id=f"o{i}", concern=i, label={"en": str(i)}) for i in range(4)]

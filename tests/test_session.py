@@ -6,9 +6,9 @@ from pathlib import Path
 
 from driver import NOW, Driver
 from neuroseq_core.content import Content
+from neuroseq_core.domain.events import Choice, Start
+from neuroseq_core.domain.session import SCHEMA_VERSION, Session
 from neuroseq_core.engine import step
-from neuroseq_core.events import Choice, Start
-from neuroseq_core.session import SCHEMA_VERSION, Session
 
 DATA = Path(__file__).with_name("data")
 

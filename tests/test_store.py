@@ -15,10 +15,10 @@ from alembic.runtime.migration import MigrationContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from neuroseq_core.events import Button, Reply
-from neuroseq_core.locks import KeyedLock
-from neuroseq_core.session import LevelResult, Profile, Session
+from neuroseq_core.domain.events import Button, Reply
+from neuroseq_core.domain.session import LevelResult, Profile, Session
 from neuroseq_core.store.base import Store
+from neuroseq_core.store.locks import KeyedLock
 from neuroseq_core.store.memory import CLAIM_TIMEOUT, MemoryStore, StaleSessionError
 from neuroseq_core.store.migrate import current_revision, upgrade
 from neuroseq_core.store.sql import USER_TABLES, SqlStore, make_engine, metadata, open_store

@@ -33,7 +33,7 @@ from bot.render import (
 from bot.telegram_events import AddedToGroup, Ignored, Incoming, MemberStatus, map_update, parse_command
 from fakebot import parse_html
 from fakebot.harness import outbox_drained, polling_bot
-from neuroseq_core.events import Button, Choice, Command, Picture, Reply, Start, Text, Unsupported
+from neuroseq_core.domain.events import Button, Choice, Command, Picture, Reply, Start, Text, Unsupported
 
 pytestmark = pytest.mark.fault
 

@@ -12,7 +12,7 @@ from bot.runtime import running
 from bot.webhook import SECRET_HEADER, build_webhook_app, run_webhook, serve_webhook, webhook_config
 from fakebot.harness import settings_for
 from fakebot.server import free_socket
-from neuroseq_core.settings import ConfigurationError
+from neuroseq_core.service.settings import ConfigurationError
 
 SECRET = "s3cret-Token_1"
 URL = "https://bot.example.org/telegram/hook"

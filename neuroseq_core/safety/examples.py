@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from neuroseq_core.content.yamlio import ContentError, display_name, line_of, read_folder, validate
 from neuroseq_core.safety.lexicon import CATEGORIES, CategoryId, normalise
-from neuroseq_core.yamlio import ContentError, display_name, line_of, read_folder, validate
 
 Split = Literal["train", "dev", "test"]
 SPLITS: tuple[Split, ...] = ("train", "dev", "test")

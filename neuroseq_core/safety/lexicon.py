@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from neuroseq_core.yamlio import ContentError, display_name, line_of, read_folder
+from neuroseq_core.content.yamlio import ContentError, display_name, line_of, read_folder
 
 CategoryId = Literal[
     "medical_emergency",

@@ -7,8 +7,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from neuroseq_core.events import Reply
-from neuroseq_core.session import Profile, Session
+from neuroseq_core.domain.events import Reply
+from neuroseq_core.domain.session import Profile, Session
 
 # A claimed reminder that was never marked sent (the claimer crashed) is offered again after this.
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)

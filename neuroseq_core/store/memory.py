@@ -11,11 +11,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from neuroseq_core.clock import Clock, as_utc, utcnow
-from neuroseq_core.events import Reply
-from neuroseq_core.locks import KeyedLock
-from neuroseq_core.session import Profile, Session
+from neuroseq_core.domain.clock import Clock, as_utc, utcnow
+from neuroseq_core.domain.events import Reply
+from neuroseq_core.domain.session import Profile, Session
 from neuroseq_core.store.base import CLAIM_TIMEOUT, OutboxItem, Reminder, StaleSessionError
+from neuroseq_core.store.locks import KeyedLock
 
 
 @dataclass

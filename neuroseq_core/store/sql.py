@@ -23,11 +23,11 @@ from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
-from neuroseq_core.clock import Clock, as_utc, utcnow
-from neuroseq_core.events import Reply
-from neuroseq_core.locks import KeyedLock
-from neuroseq_core.session import Profile, Session
+from neuroseq_core.domain.clock import Clock, as_utc, utcnow
+from neuroseq_core.domain.events import Reply
+from neuroseq_core.domain.session import Profile, Session
 from neuroseq_core.store.base import CLAIM_TIMEOUT, OutboxItem, Reminder, StaleSessionError, Store
+from neuroseq_core.store.locks import KeyedLock
 from neuroseq_core.store.memory import MemoryStore
 
 __all__ = [

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.polling import serve_polling
-from neuroseq_core.settings import Settings
+from neuroseq_core.service.settings import Settings
 from neuroseq_core.store.base import Store
 
 from .server import FakeBotAPI

@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import html
 
-from neuroseq_core.effects import Effect
-from neuroseq_core.events import Button, Choice, Command, Event, Picture, Reply, Start, Text, Unsupported
+from neuroseq_core.domain.effects import Effect
+from neuroseq_core.domain.events import (
+    Button,
+    Choice,
+    Command,
+    Event,
+    Picture,
+    Reply,
+    Start,
+    Text,
+    Unsupported,
+)
+from neuroseq_core.domain.session import Session
 from neuroseq_core.service import Service
-from neuroseq_core.session import Session
 from neuroseq_core.store.base import Store
 
 QUESTIONS = [

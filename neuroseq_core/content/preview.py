@@ -9,8 +9,9 @@ from pathlib import Path
 from jinja2 import TemplateError
 from markupsafe import Markup
 
+from dialogs import MAIN
 from neuroseq_core.content import Content, load_content
-from neuroseq_core.message_spec import BASE_SAMPLE, sample_context
+from neuroseq_core.content.messages import BASE_SAMPLE, sample_context
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45;color:#1d1d1d}
@@ -87,10 +88,8 @@ def render_language(c: Content, lang: str) -> str:
 
 def render_flows() -> str:
     """The flows as mermaid diagrams, drawn from the same definitions that run."""
-    from dialogs import FLOWS
-
     parts = ["<h1>Flows</h1>"]
-    for flow in FLOWS.values():
+    for flow in (MAIN,):
         parts.append(
             f"<h2>{html.escape(flow.name)}</h2><pre class='mermaid'>{html.escape(flow.mermaid())}</pre>"
         )

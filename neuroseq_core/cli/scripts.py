@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from neuroseq_core.console import format_reply, parse_input
+from neuroseq_core.cli.console import format_reply, parse_input
 from neuroseq_core.content import Content, load_content
+from neuroseq_core.content.render import to_plain
+from neuroseq_core.content.yamlio import LineDict, LineList, YamlError, load_yaml
+from neuroseq_core.domain.events import Reply
 from neuroseq_core.engine import new_session, step
-from neuroseq_core.events import Reply
-from neuroseq_core.render import to_plain
-from neuroseq_core.yamlio import LineDict, LineList, YamlError, load_yaml
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

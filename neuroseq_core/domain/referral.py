@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from neuroseq_core.models import Condition, ReferralRule
-from neuroseq_core.session import Profile
+from neuroseq_core.domain.models import Condition, ReferralRule
+from neuroseq_core.domain.session import Profile
 
 
 def holds(cond: Condition, profile: Profile, answers: Mapping[str, str | None], age_band: str) -> bool:

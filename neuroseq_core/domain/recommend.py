@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from neuroseq_core.models import LEVEL_ORDER, STEP_ORDER, Activity, Group, LevelId, Setting, StepId
-from neuroseq_core.session import Profile
+from neuroseq_core.domain.models import LEVEL_ORDER, STEP_ORDER, Activity, Group, LevelId, Setting, StepId
+from neuroseq_core.domain.session import Profile
 
 
 @dataclass(frozen=True)

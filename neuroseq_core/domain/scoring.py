@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from neuroseq_core.models import LEVEL_ORDER, AgeBand, Band, LevelId, Question, StepId
-from neuroseq_core.session import LevelResult, Profile
+from neuroseq_core.domain.models import LEVEL_ORDER, AgeBand, Band, LevelId, Question, StepId
+from neuroseq_core.domain.session import LevelResult, Profile
 
 
 def band_for(mean: float, level: LevelId, age_band: AgeBand) -> Band:

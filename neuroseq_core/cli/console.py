@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
+import sys
 from typing import TextIO
 
-from neuroseq_core.clock import utcnow
-from neuroseq_core.content import ContentHolder
+from neuroseq_core.content import ContentHolder, load_or_raise
+from neuroseq_core.content.render import to_plain
+from neuroseq_core.domain.clock import utcnow
+from neuroseq_core.domain.events import Choice, Command, Event, Reply, Start, Text, parse_command
 from neuroseq_core.engine import match_button
-from neuroseq_core.events import Choice, Command, Event, Reply, Start, Text, parse_command
-from neuroseq_core.render import to_plain
 from neuroseq_core.service import Service
+from neuroseq_core.service.settings import Settings
 from neuroseq_core.store.base import Store
+from neuroseq_core.store.sql import open_store
 
 
 def format_reply(reply: Reply) -> str:
@@ -68,3 +72,17 @@ async def run_console(
         if line == "":
             return 0
         await run(parse_input(line, last, utcnow()))  # the console is the clock
+
+
+async def _console(settings: Settings, args: argparse.Namespace) -> int:
+    holder = ContentHolder(load_or_raise(args.content or settings.content_dir))  # main reports errors
+    store = await open_store(settings.database_url)
+    try:
+        return await run_console(sys.stdin, sys.stdout, store, holder, user_id=args.user)
+    finally:
+        await store.close()
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """`neuroseq console`: talk to the bot in this terminal, on the configured database."""
+    return asyncio.run(_console(settings, args))

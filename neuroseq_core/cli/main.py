@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from neuroseq_core.clock import utcnow
 from neuroseq_core.content import ContentInvalid
-from neuroseq_core.settings import ConfigurationError, Settings, load_settings
+from neuroseq_core.service.settings import ConfigurationError, Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -73,120 +72,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _content_dir(settings: Settings, override: Path | None) -> Path | None:
-    return override or settings.content_dir
-
-
-async def _console(settings: Settings, args: argparse.Namespace) -> int:
-    from neuroseq_core.console import run_console
-    from neuroseq_core.content import ContentHolder, load_or_raise
-    from neuroseq_core.store.sql import open_store
-
-    holder = ContentHolder(load_or_raise(_content_dir(settings, args.content)))  # main reports errors
-    store = await open_store(settings.database_url)
-    try:
-        return await run_console(sys.stdin, sys.stdout, store, holder, user_id=args.user)
-    finally:
-        await store.close()
-
-
-def _content_check(settings: Settings, args: argparse.Namespace) -> int:
-    from neuroseq_core.content import load_content
-
-    content, errors = load_content(_content_dir(settings, args.dir))
-    for err in errors:
-        print(err)
-    n_err = sum(1 for e in errors if not e.warning)
-    n_warn = len(errors) - n_err
-    if content is None or n_err:
-        print(f"{n_err} error(s), {n_warn} warning(s)")
-        return EXIT_FAILED
-    print(
-        f"content OK: {len(content.questions)} questions, {len(content.activities)} activities, "
-        f"{len(content.languages.languages)} languages, {len(content.regions)} regions; {n_warn} warning(s)"
-    )
-    return EXIT_OK
-
-
-def _safety(settings: Settings, args: argparse.Namespace) -> int:
-    from neuroseq_core.content import default_content_dir
-    from neuroseq_core.safety import SafetyScreen
-    from neuroseq_core.safety.evaluate import evaluate, report, run_safety_check
-    from neuroseq_core.safety.examples import load_examples
-
-    root = _content_dir(settings, args.content) or default_content_dir()
-    screen, errors = SafetyScreen.load(root)
-    bad = [e for e in errors if not e.warning]
-    for err in bad:
-        print(err, file=sys.stderr)
-    if bad:
-        return EXIT_FAILED
-    if args.action == "check":
-        return run_safety_check(sys.stdin, sys.stdout, screen)
-    held_out = [e for e in load_examples(root, []) if e.split == args.split]
-    print(
-        report(
-            evaluate(screen, held_out), f"safety screen on the {args.split} split ({len(held_out)} messages)"
-        )
-    )
-    return EXIT_OK
-
-
-async def _db_upgrade(settings: Settings) -> int:
-    from neuroseq_core.store.migrate import upgrade
-
-    await upgrade(settings.database_url)
-    print("database is up to date")
-    return EXIT_OK
-
-
-async def _purge(settings: Settings, days: int | None) -> int:
-    from neuroseq_core.retention import purge
-    from neuroseq_core.store.sql import open_store
-
-    keep = days if days is not None else settings.retention_days
-    store = await open_store(settings.database_url)
-    try:
-        n = await purge(store, keep, utcnow())
-    finally:
-        await store.close()
-    print(f"removed the data of {n} user(s) inactive for more than {keep} days")
-    return EXIT_OK
+# Each command's module, imported only when that command runs: the adapters and the database
+# driver take most of a second to import, and `neuroseq safety check` or `content check` need neither.
+COMMAND_MODULES = {
+    "console": "neuroseq_core.cli.console",
+    "run": "neuroseq_core.cli.telegram",
+    "webhook": "neuroseq_core.cli.telegram",
+    "content": "neuroseq_core.cli.content",
+    "safety": "neuroseq_core.cli.safety",
+    "db": "neuroseq_core.cli.data",
+    "data": "neuroseq_core.cli.data",
+}
 
 
 def dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    """Run one subcommand."""
-    cmd = args.command
-    if cmd == "console":
-        return asyncio.run(_console(settings, args))
-    if cmd == "run":
-        settings.require_token()
-        from bot.polling import run_polling
-
-        return run_polling(settings)
-    if cmd == "webhook":
-        settings.require_token()
-        from bot.webhook import run_webhook
-
-        return run_webhook(settings)
-    if cmd == "content":
-        if args.action == "check":
-            return _content_check(settings, args)
-        if args.action == "preview":
-            from neuroseq_core.preview import write_preview
-
-            return int(write_preview(_content_dir(settings, args.dir), args.out))
-        if args.action == "test":
-            from neuroseq_core.scripts import run_scripts_cli
-
-            return run_scripts_cli(_content_dir(settings, args.dir), args.scripts)
-    if cmd == "safety":
-        return _safety(settings, args)
-    if cmd == "db":
-        return asyncio.run(_db_upgrade(settings))
-    if cmd == "data":
-        return asyncio.run(_purge(settings, args.days))
-    raise ConfigurationError(f"unknown command {cmd}")
+    """Run one subcommand: the `run(args, settings)` of its module."""
+    name = COMMAND_MODULES.get(args.command)
+    if name is None:
+        raise ConfigurationError(f"unknown command {args.command}")
+    run: Callable[[argparse.Namespace, Settings], int] = importlib.import_module(name).run
+    return run(args, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from neuroseq_core.models import Helpline, Region
+from neuroseq_core.content.yamlio import ContentError, LineDict, display_name, line_of, read_folder, validate
+from neuroseq_core.domain.models import Helpline, Region
 from neuroseq_core.safety import CATEGORIES
-from neuroseq_core.yamlio import ContentError, LineDict, display_name, line_of, read_folder, validate
 
 FALLBACK_REGION = "intl"
 HELPLINE_CATEGORIES: tuple[str, ...] = ("emergency", *CATEGORIES, "general")

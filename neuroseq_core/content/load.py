@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from importlib import resources as importlib_resources
 from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup
-
-from neuroseq_core.events import Reply
-from neuroseq_core.models import (
-    Activity,
-    AgeBand,
-    DosePoint,
-    HelpNowLook,
-    LanguageConfig,
-    Question,
-    Questionnaire,
-    ReferralRule,
-    Region,
-    Sequence,
-)
-from neuroseq_core.render import render
-from neuroseq_core.safety import SafetyScreen
-from neuroseq_core.yamlio import (
+from neuroseq_core.content.check import check_content
+from neuroseq_core.content.model import Content, ContentInvalid, MessageSource, default_content_dir
+from neuroseq_core.content.resources import load_regions
+from neuroseq_core.content.yamlio import (
     ContentError,
     LineDict,
     LineList,
@@ -37,90 +21,18 @@ from neuroseq_core.yamlio import (
     read_folder,
     validate,
 )
-
-
-class ContentInvalid(Exception):
-    """The content has errors; `errors` says where and what to fix."""
-
-    def __init__(self, errors: list[ContentError]) -> None:
-        super().__init__("\n".join(str(e) for e in errors))
-        self.errors = errors
-
-
-def default_content_dir() -> Path:
-    """The content shipped with the package (works for editable and regular installs)."""
-    return Path(str(importlib_resources.files("content")))
-
-
-@dataclass(frozen=True)
-class MessageSource:
-    """Where a message template was written, for error messages."""
-
-    file: str
-    line: int
-
-
-@dataclass
-class Content:
-    """Everything staff edit, validated and cross-checked."""
-
-    root: Path
-    languages: LanguageConfig
-    sequence: Sequence
-    age_bands: dict[str, AgeBand]
-    questionnaires: dict[str, Questionnaire]
-    questions: dict[str, Question]
-    activities: dict[str, Activity]
-    referrals: list[ReferralRule]
-    messages: dict[str, dict[str, str]]  # language -> id -> template
-    message_sources: dict[tuple[str, str], MessageSource]
-    regions: dict[str, Region]
-    safety: SafetyScreen
-    help_now: dict[str, HelpNowLook] = field(default_factory=dict)
-    dose_points: dict[str, DosePoint] = field(default_factory=dict)
-    warnings: list[ContentError] = field(default_factory=list)
-    sources: dict[str, tuple[str, int]] = field(default_factory=dict)  # "kind:id" -> (file, line)
-
-    @property
-    def default_language(self) -> str:
-        """The language used when the user's is not available."""
-        return self.languages.default_language
-
-    def language(self, wanted: str | None) -> str:
-        """The best language we have for a Telegram language_code such as 'es-MX'."""
-        if wanted:
-            base = wanted.split("-")[0].split("_")[0].lower()
-            if base in self.languages.languages:
-                return base
-        return self.default_language
-
-    def has_message(self, message_id: str, language: str) -> bool:
-        """True if the message exists in that language."""
-        return message_id in self.messages.get(language, {})
-
-    def template(self, message_id: str, language: str) -> str:
-        """The template source of a message, falling back to the default language."""
-        lang = self.messages.get(language, {})
-        if message_id in lang:
-            return lang[message_id]
-        return self.messages[self.default_language][message_id]
-
-    def text(self, message_id: str, language: str, /, **context: Any) -> Markup:
-        """Render a message in a language."""
-        return render(self.template(message_id, language), context)
-
-    def notice(self, message_id: str, language: str | None = None, /, **context: Any) -> Reply:
-        """A notice outside any conversation (group chats, admin answers), in the nearest language."""
-        lang = self.language(language)
-        return Reply(text=self.text(message_id, lang, **context), kind="notice")
-
-    def text_of(self, value: dict[str, str], language: str, /, **context: Any) -> Markup:
-        """Render a localised template held in content data (e.g. a question's text)."""
-        return render(self.local(value, language), context)
-
-    def local(self, value: dict[str, str], language: str) -> str:
-        """Pick a localised string, falling back to the default language."""
-        return value.get(language) or value[self.default_language]
+from neuroseq_core.domain.models import (
+    Activity,
+    AgeBand,
+    DosePoint,
+    HelpNowLook,
+    LanguageConfig,
+    Question,
+    Questionnaire,
+    ReferralRule,
+    Sequence,
+)
+from neuroseq_core.safety import SafetyScreen
 
 
 class ContentHolder:
@@ -203,9 +115,6 @@ class _Collector:
 
 def load_content(root: Path | None = None) -> tuple[Content | None, list[ContentError]]:
     """Load and fully check a content folder; returns (content or None, errors and warnings)."""
-    from neuroseq_core.check import check_content  # the checker needs the loaded objects
-    from neuroseq_core.resources import load_regions
-
     root = Path(root) if root else default_content_dir()
     errors: list[ContentError] = []
     if not root.is_dir():

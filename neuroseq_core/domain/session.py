@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from neuroseq_core.models import Band, LevelId, StepId
+from neuroseq_core.domain.models import Band, LevelId, StepId
 
 SCHEMA_VERSION = 2
 

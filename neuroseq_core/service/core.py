@@ -13,14 +13,14 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 
-from neuroseq_core.clock import as_utc, utcnow
 from neuroseq_core.content import ContentHolder
-from neuroseq_core.effects import CancelReminders, Count, DeleteUser, Effect, Remind, SaveProfile
+from neuroseq_core.content.yamlio import ContentError
+from neuroseq_core.domain.clock import as_utc, utcnow
+from neuroseq_core.domain.effects import CancelReminders, Count, DeleteUser, Effect, Remind, SaveProfile
+from neuroseq_core.domain.events import Command, Due, Event, Reply
+from neuroseq_core.domain.session import Session
 from neuroseq_core.engine import new_session, step
-from neuroseq_core.events import Command, Due, Event, Reply
-from neuroseq_core.session import Session
 from neuroseq_core.store.base import OutboxItem, Reminder, StaleSessionError, Store, Transaction
-from neuroseq_core.yamlio import ContentError
 
 log = logging.getLogger(__name__)
 STALE_RETRIES = 3

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from neuroseq_core.models import Activity, DosePoint
+from neuroseq_core.domain.models import Activity, DosePoint
 
 MIN_DOSE, MAX_DOSE = 2, 10  # minutes: a dose is short enough to fit a transition
 

@@ -1,4 +1,9 @@
-"""Which messages the code uses, and sample data to render each one in the content check."""
+"""Which messages the code uses, and sample data to render each one in the content check.
+
+The questions the flow asks and the labels of their fixed choices are read from dialogs/ (so a new
+choice is one edit there, plus its words in content/); the rest are the messages the engine says beside
+them, listed in SAID. tests/test_message_registry.py fails when the engine renders an id that is in neither.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from dialogs import MAIN
+from neuroseq_core.safety import SAMPLE_CONTEXT
 from neuroseq_core.safety.reply import SAFETY_TEMPLATES
 
 BASE_SAMPLE: dict[str, Any] = {
@@ -54,36 +61,16 @@ _CHANGES = [
     {"step": "Reason", "change": "more", "word": "needs more support now"},
 ]
 
-# message id -> extra sample variables (beyond BASE_SAMPLE). Every id here must exist in every language.
-MESSAGES: dict[str, dict[str, Any]] = {
+# Said beside the questions: message id -> extra sample variables (beyond BASE_SAMPLE).
+SAID: dict[str, dict[str, Any]] = {
     "child.default": {},
     "child.student": {},
     "child.class": {},
     "start.welcome": {},
     "start.welcome_back": {},
-    "consent.question": {},
-    "consent.agree": {},
-    "consent.decline": {},
     "consent.declined": {},
     "declined.hint": {},
     "paused.hint": {},
-    "role.question": {},
-    "role.caregiver": {},
-    "role.educator": {},
-    "region.question": {},
-    "group.question": {},
-    "group.one": {},
-    "group.class": {},
-    "age_band.question": {},
-    "minutes.question": {},
-    "minutes.2": {},
-    "minutes.5": {},
-    "minutes.15": {},
-    "setting.question": {},
-    "setting.classroom": {},
-    "setting.outdoors": {},
-    "nickname.question": {},
-    "nickname.skip": {},
     "question.prompt": {
         "number": 3,
         "total": 16,
@@ -91,7 +78,6 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "level_name": "Body",
         "step_name": "Regulate",
     },
-    "question.skip": {},
     "question.missing": {},
     "band.on_track": {},
     "band.some_support": {},
@@ -117,9 +103,6 @@ MESSAGES: dict[str, dict[str, Any]] = {
     },
     "results.activities": {"items": [_ITEM], "start_step": "Regulate"},
     "results.more_activities": {"items": [_ITEM], "start_step": "Regulate"},
-    "results.next": {},
-    "results.more": {},
-    "results.restart": {},
     "results.no_more": {},
     "help.text": {},
     "privacy.text": {},
@@ -156,33 +139,15 @@ MESSAGES: dict[str, dict[str, Any]] = {
     "commands.delete": {},
     "commands.helplines": {},
     "commands.language": {},
-    "results.plan": {},
-    "results.checkin": {},
-    "results.handover": {},
-    "now.question": {},
-    "now.again": {},
-    "now.back": {},
-    "now.begin": {},
     "now.steps": {
         "look": "Very upset, crying",
         "steps": [Markup("Slow yourself down first."), Markup("Fewer words.")],
         "then": [_BRIEF],
         "emergency": "999",
     },
-    "now.after": {},
-    "checkin.offer": {},
-    "checkin.days.1": {},
-    "checkin.days.3": {},
-    "checkin.days.7": {},
-    "checkin.no": {},
     "checkin.set": {"days": 3},
     "checkin.declined": {},
     "checkin.question": {"items": [_BRIEF, _BRIEF]},
-    "checkin.worked": {},
-    "checkin.partly": {},
-    "checkin.not": {},
-    "checkin.not_tried": {},
-    "checkin.stop": {},
     "checkin.stopped": {},
     "checkin.reply.worked": {"items": [_BRIEF]},
     "checkin.reply.partly": {"items": [_BRIEF]},
@@ -237,6 +202,19 @@ MESSAGES: dict[str, dict[str, Any]] = {
     },
 }
 
+# Buttons of the questions beside the flow (confirm erasure, danger check, after a danger reply).
+SIDE_BUTTONS = (
+    "delete.confirm",
+    "delete.keep",
+    "safety.continue",
+    "safety.stop",
+    "safety.check.yes",
+    "safety.check.no",
+)
+FLOW_MESSAGES = tuple(dict.fromkeys(m for ask in MAIN.asks.values() for m in (ask.message, *ask.label_ids())))
+# Every message id -> its sample variables. Every id here must exist in every language.
+MESSAGES: dict[str, dict[str, Any]] = {**{mid: {} for mid in FLOW_MESSAGES}, **SAID}
+
 # Messages rendered with the safety context (neuroseq_core.safety.SAMPLE_CONTEXT).
 SAFETY_MESSAGES = (
     "safety.educator",
@@ -250,44 +228,7 @@ SAFETY_MESSAGES = (
 )
 
 # Short labels shown on buttons: Telegram shows about 20-30 characters comfortably.
-BUTTON_LABELS = (
-    "consent.agree",
-    "consent.decline",
-    "role.caregiver",
-    "role.educator",
-    "group.one",
-    "group.class",
-    "minutes.2",
-    "minutes.5",
-    "minutes.15",
-    "setting.classroom",
-    "setting.outdoors",
-    "nickname.skip",
-    "question.skip",
-    "results.more",
-    "results.restart",
-    "delete.confirm",
-    "delete.keep",
-    "safety.continue",
-    "safety.stop",
-    "safety.check.yes",
-    "safety.check.no",
-    "results.plan",
-    "results.checkin",
-    "results.handover",
-    "now.again",
-    "now.back",
-    "now.begin",
-    "checkin.days.1",
-    "checkin.days.3",
-    "checkin.days.7",
-    "checkin.no",
-    "checkin.worked",
-    "checkin.partly",
-    "checkin.not",
-    "checkin.not_tried",
-    "checkin.stop",
-)
+BUTTON_LABELS = (*(m for ask in MAIN.asks.values() for m in ask.label_ids()), *SIDE_BUTTONS)
 
 
 def sample_context(message_id: str) -> dict[str, Any]:
@@ -295,7 +236,5 @@ def sample_context(message_id: str) -> dict[str, Any]:
     if message_id in MESSAGES:
         return {**BASE_SAMPLE, **MESSAGES[message_id]}
     if message_id.startswith(("safety.", "helplines.")):
-        from neuroseq_core.safety import SAMPLE_CONTEXT
-
         return {**BASE_SAMPLE, **SAMPLE_CONTEXT}
     return dict(BASE_SAMPLE)

@@ -12,8 +12,8 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
-from neuroseq_core.events import Picture
-from neuroseq_core.render import to_plain
+from neuroseq_core.content.render import to_plain
+from neuroseq_core.domain.events import Picture
 
 WIDTH, HEIGHT = 720, 600
 MARGIN = 40

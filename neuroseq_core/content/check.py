@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import TemplateError
 from markupsafe import Markup
 
-from neuroseq_core.message_spec import BUTTON_LABELS, MESSAGES, SAFETY_MESSAGES, sample_context
-from neuroseq_core.models import LEVEL_ORDER, STEP_ORDER, Activity, Condition, StepId
-from neuroseq_core.recommend import lowest_step
-from neuroseq_core.render import check_tags, render
-from neuroseq_core.yamlio import ContentError
-
-if TYPE_CHECKING:
-    from neuroseq_core.content import Content
+from dialogs import MAIN
+from neuroseq_core.content.messages import BUTTON_LABELS, MESSAGES, SAFETY_MESSAGES, sample_context
+from neuroseq_core.content.model import Content
+from neuroseq_core.content.render import check_tags, render
+from neuroseq_core.content.yamlio import ContentError
+from neuroseq_core.domain.models import LEVEL_ORDER, STEP_ORDER, Activity, Condition, StepId
+from neuroseq_core.domain.recommend import lowest_step
 
 MIN_QUESTIONS_PER_LEVEL = 4
 MIN_ACTIVITIES_PER_CELL = 3  # each level x setting (home, classroom) x age band
@@ -397,22 +396,17 @@ def _messages(c: Content) -> Iterator[ContentError]:
 
 
 def _dialogs(c: Content) -> Iterator[ContentError]:
-    from dialogs import FLOWS
-
-    for flow in FLOWS.values():
-        reachable = flow.reachable()
-        for state in flow.states:
-            if state not in reachable:
-                yield ContentError(f"dialogs/{flow.name}.py", 1, f"state '{state}' can never be reached")
-        for state, ask in flow.asks.items():
-            if state not in flow.states:
-                yield ContentError(
-                    f"dialogs/{flow.name}.py", 1, f"an ask is defined for unknown state '{state}'"
-                )
-            if ask.message not in MESSAGES:
-                yield ContentError(
-                    f"dialogs/{flow.name}.py", 1, f"state '{state}' asks with unknown message '{ask.message}'"
-                )
+    # The flow's structure (names, reachability) is checked by neuroseq_core.engine.check_flow;
+    # here, that every question it asks has its words.
+    for state, ask in MAIN.asks.items():
+        for mid in (ask.message, *ask.label_ids()):
+            for lang in c.languages.languages:
+                if mid not in c.messages.get(lang, {}):
+                    yield ContentError(
+                        f"messages/{lang}/",
+                        1,
+                        f"state '{state}' of dialogs/{MAIN.name}.py needs message '{mid}'",
+                    )
 
 
 def _all_texts(c: Content) -> Iterator[tuple[str, int, str]]:

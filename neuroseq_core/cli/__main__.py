@@ -1,0 +1,5 @@
+"""python -m neuroseq_core.cli"""
+
+from neuroseq_core.cli.main import main
+
+raise SystemExit(main())

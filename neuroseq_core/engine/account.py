@@ -1,0 +1,80 @@
+"""The user's own controls: pause and stop, /back, language, and erasing everything."""
+
+from __future__ import annotations
+
+from transitions import EventData
+
+from dialogs.main import RESUMABLE
+from neuroseq_core.domain.effects import CancelReminders, DeleteUser
+from neuroseq_core.engine.asking import prompt, side_question
+from neuroseq_core.engine.registry import callback
+from neuroseq_core.engine.turn import Turn
+
+DELETE_CONFIRM = "delete.confirm"
+DELETE_KEEP = "delete.keep"
+
+
+@callback
+def remember_resume(turn: Turn, ev: EventData) -> None:
+    """Callback: where /start picks up after a pause."""
+    if turn.state in RESUMABLE:
+        turn.s.returns.resume = turn.state
+
+
+def pause(turn: Turn, message: str = "cancel.done") -> None:
+    """Stop for now; everything answered is kept for /start."""
+    turn.fire("pause")
+    turn.say(message)
+
+
+def stop(turn: Turn) -> None:
+    """/stop: pause, and end every check-in (the user asked us to stop, not only to pause)."""
+    turn.effects.append(CancelReminders())
+    turn.s.followup.checkin_days = None
+    pause(turn, "stop.done")
+
+
+def back(turn: Turn) -> None:
+    """Go back one question, or one onboarding step (history holds both, newest last)."""
+    if turn.state not in RESUMABLE or not turn.s.history:
+        prompt(turn, "back.nothing")
+        return
+    entry = turn.s.history.pop()
+    if entry.startswith("q:"):
+        qid = entry[2:]
+        turn.s.answers.pop(qid, None)
+        turn.s.question_id = qid
+        entry = "questions"
+    turn.fire("back", to=entry)
+    prompt(turn)
+
+
+def language(turn: Turn, args: str) -> None:
+    """Switch language: /language es, or show the choice."""
+    wanted = args.strip().lower()
+    if wanted in turn.c.languages.languages:
+        turn.s.language = wanted
+        prompt(turn, "language.changed")
+        return
+    names = ", ".join(f"/language {lang}" for lang in turn.c.languages.languages)
+    turn.say("language.choose", options=names)
+    prompt(turn)
+
+
+def ask_delete(turn: Turn) -> None:
+    """/delete: confirm first; the question on screen stays."""
+    turn.s.pending = "delete"
+    side_question(turn, turn.t("delete.question"), [DELETE_KEEP, DELETE_CONFIRM])
+
+
+def on_delete_choice(turn: Turn, option_id: str) -> None:
+    """Erase everything (the service does it in this update's transaction), or keep it."""
+    if turn.s.pending != "delete":
+        prompt(turn, "reprompt.stale")
+        return
+    turn.s.pending = None
+    if option_id == DELETE_CONFIRM:
+        turn.effects.append(DeleteUser())
+        turn.say("delete.done")
+    else:
+        prompt(turn, "delete.kept")

@@ -1,0 +1,52 @@
+"""Asking: the question a state shows, its buttons, and the token that tells a stale press apart."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+
+from dialogs.flow import Ask
+from neuroseq_core.domain.events import Button, Reply
+from neuroseq_core.engine.registry import PROMPT_TEXTS, SOURCES
+from neuroseq_core.engine.turn import Turn
+
+
+def buttons(turn: Turn, ask: Ask) -> list[Button]:
+    """The buttons of a state, in order (answer options run from fine to worried)."""
+    fixed = [Button(id=o, label=turn.t(ask.label.format(id=o))) for o in ask.options]
+    return SOURCES[ask.source](turn, fixed) if ask.source else fixed
+
+
+def _token(turn: Turn) -> str:
+    # A new token for each new point of the conversation; asking again at the same point keeps it,
+    # so the buttons of a question asked again still work.
+    point = f"{turn.state}:{turn.s.question_id or ''}"
+    if turn.s.prompt_point != point:
+        turn.s.seq += 1
+        turn.s.prompt_point = point
+    return f"{turn.s.seq:x}{zlib.crc32(point.encode()) & 0xFFF:03x}"
+
+
+def prompt(turn: Turn, note: str | None = None) -> None:
+    """Ask (or ask again) what the current state asks; `note` (or the turn's note) is said first."""
+    note = note or turn.note
+    turn.note = None
+    ask = turn.flow.asks.get(turn.state)
+    if ask is None:
+        if note:
+            turn.say(note)
+        turn.say("declined.hint" if turn.state == "declined" else "paused.hint")
+        return
+    token = _token(turn)
+    turn.s.token = token
+    word = PROMPT_TEXTS.get(ask.message)
+    text = word(turn, ask.message) if word else turn.t(ask.message)
+    if note:
+        text = turn.t(note) + "\n\n" + text
+    turn.replies.append(Reply(text=text, choices=buttons(turn, ask), token=token, kind="question"))
+
+
+def side_question(turn: Turn, text: str, button_ids: Sequence[str], before: Sequence[Button] = ()) -> None:
+    """A question beside the flow (confirm, danger check): the state and the question on screen stay."""
+    choices = [*before, *(Button(id=b, label=turn.t(b)) for b in button_ids)]
+    turn.replies.append(Reply(text=text, choices=choices, token=turn.s.token or None, kind="question"))

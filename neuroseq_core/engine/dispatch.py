@@ -1,0 +1,126 @@
+"""One event in: the handler it goes to. Buttons fire the trigger their state's Ask names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dialogs.flow import Ask
+from dialogs.main import HISTORY
+from neuroseq_core.domain.events import Choice, Command, Due, Start, Text, Unsupported
+from neuroseq_core.engine import account, checkins, now, onboarding, plan, progress, safety
+from neuroseq_core.engine.asking import buttons, prompt
+from neuroseq_core.engine.matching import match_choice
+from neuroseq_core.engine.questions import repair
+from neuroseq_core.engine.turn import Turn
+
+Handler = Callable[[Turn, str], None]
+
+
+def _then_ask(fn: Callable[[Turn], None]) -> Handler:
+    def run(turn: Turn, args: str) -> None:
+        fn(turn)
+        prompt(turn)
+
+    return run
+
+
+COMMANDS: dict[str, Handler] = {
+    "start": lambda turn, args: onboarding.on_start(turn, Start(language=None, now=turn.event.now)),
+    "restart": lambda turn, args: onboarding.restart(turn),
+    "cancel": lambda turn, args: account.pause(turn),
+    "stop": lambda turn, args: account.stop(turn),
+    "now": lambda turn, args: now.help_now(turn),
+    "plan": _then_ask(plan.plan),
+    "handover": _then_ask(plan.handover),
+    "progress": lambda turn, args: progress.progress(turn),
+    "help": lambda turn, args: prompt(turn, "help.text"),
+    "privacy": lambda turn, args: prompt(turn, "privacy.text"),
+    "back": lambda turn, args: account.back(turn),
+    "delete": lambda turn, args: account.ask_delete(turn),
+    "helplines": _then_ask(safety.helplines),
+    "language": account.language,
+}
+
+
+def _unknown(turn: Turn, args: str) -> None:
+    prompt(turn, "command.unknown")
+
+
+def handle(turn: Turn) -> None:
+    """Dispatch the event."""
+    ev = turn.event
+    repair(turn)
+    if isinstance(ev, Start):
+        onboarding.on_start(turn, ev)
+    elif isinstance(ev, Command):
+        COMMANDS.get(ev.name.lower(), _unknown)(turn, ev.args)
+    elif isinstance(ev, Choice):
+        on_choice(turn, ev.option_id, ev.token)
+    elif isinstance(ev, Text):
+        on_text(turn, ev.text)
+    elif isinstance(ev, Due):
+        checkins.on_due(turn, ev)
+    elif isinstance(ev, Unsupported):
+        # An edited message is never re-applied to an earlier question: we say so and re-ask.
+        # Its new words are still screened: an edit that adds a disclosure gets help.
+        if not (ev.text and safety.screen(turn, ev.text)):
+            prompt(turn, "input.edited" if ev.what == "edited_message" else "input.unsupported")
+
+
+def on_choice(turn: Turn, option_id: str, token: str | None) -> None:
+    """A button (or a typed number or label)."""
+    if option_id == safety.SAFETY_STOP:
+        account.pause(turn)
+        return
+    if safety.is_safety_choice(option_id):
+        safety.on_safety_choice(turn, option_id)
+        return
+    if option_id in (account.DELETE_CONFIRM, account.DELETE_KEEP):
+        account.on_delete_choice(turn, option_id)
+        return
+    ask = turn.flow.asks.get(turn.state)
+    if turn.repaired:
+        prompt(turn, "question.missing")
+    elif token is not None and token != turn.s.token:
+        prompt(turn, "reprompt.stale")
+    elif ask is None:
+        prompt(turn)
+    elif option_id not in [b.id for b in buttons(turn, ask)]:
+        prompt(turn, "reprompt.unknown")
+    else:
+        apply(turn, ask, option_id)
+
+
+def apply(turn: Turn, ask: Ask, option_id: str) -> None:
+    """Fire the trigger the state's Ask names for this choice, then ask what comes next."""
+    before = turn.state
+    kwargs: dict[str, object] = {"value": option_id}
+    if ask.passes:
+        kwargs["to"] = getattr(turn.s.returns, ask.passes)
+    if ask.text_trigger:
+        kwargs = {"text": None}  # the Skip button of a typed answer
+    if not turn.fire(ask.trigger_for(option_id), **kwargs):
+        prompt(turn, "reprompt.unknown")
+        return
+    if before in HISTORY:
+        turn.s.history.append(before)
+    if turn.state in turn.flow.asks:
+        prompt(turn)
+
+
+def on_text(turn: Turn, raw: str) -> None:
+    """Free text: screened for danger first, then matched to a choice, else a kind answer."""
+    if safety.screen(turn, raw):
+        return
+    ask = turn.flow.asks.get(turn.state)
+    if ask is None:
+        prompt(turn)
+        return
+    if ask.text_trigger and not raw.strip().startswith("/") and onboarding.on_nickname(turn, raw, ask):
+        return
+    chosen = match_choice(turn, raw, ask)
+    if chosen is not None:
+        on_choice(turn, chosen, None)
+        return
+    # Words we cannot act on are still heard: say so, and show where help is.
+    prompt(turn, "reprompt.free_text")

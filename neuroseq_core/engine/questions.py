@@ -1,0 +1,120 @@
+"""The questions: which ones this user is asked, recording answers, and fitting a session to live content."""
+
+from __future__ import annotations
+
+from transitions import EventData
+
+from dialogs.main import NEED_AGE_BAND
+from neuroseq_core.domain.events import Button
+from neuroseq_core.domain.models import Question
+from neuroseq_core.engine.registry import callback, prompt_text, source
+from neuroseq_core.engine.turn import Turn
+
+QUESTIONNAIRE_FOR = {
+    ("caregiver", "one"): "caregiver",
+    ("educator", "one"): "educator_student",
+    ("educator", "class"): "educator_class",
+}
+
+
+def questions(turn: Turn) -> list[Question]:
+    """The questions for this user, in order, fit for the age band."""
+    qn = turn.c.questionnaires.get(turn.s.questionnaire or "")
+    if qn is None:
+        return []
+    return [q for q in qn.questions if q.age_bands is None or turn.s.age_band in q.age_bands]
+
+
+def next_question_id(turn: Turn) -> str | None:
+    """The first question not answered yet."""
+    return next((q.id for q in questions(turn) if q.id not in turn.s.answers), None)
+
+
+def begin_questions(turn: Turn) -> None:
+    """Pick the questionnaire (a new one forgets the old answers) and the first question to ask."""
+    qid = QUESTIONNAIRE_FOR.get((turn.s.role or "", turn.s.group or ""))
+    if turn.s.questionnaire != qid:
+        turn.s.questionnaire = qid
+        turn.s.answers = {}
+    turn.s.question_id = next_question_id(turn)
+    if not turn.s.counted_start:  # once per run of the questions, /back or not
+        turn.s.counted_start = True
+        turn.count("conversation.started")
+
+
+@callback
+def record_answer(turn: Turn, ev: EventData) -> None:
+    """Callback: keep the answer (None when skipped) and move to the next question."""
+    qid = turn.s.question_id
+    if qid is None:
+        return
+    value = ev.kwargs["value"]
+    turn.s.answers[qid] = None if value == "skip" else value
+    if f"q:{qid}" not in turn.s.history:
+        turn.s.history.append(f"q:{qid}")
+    turn.s.question_id = next_question_id(turn)
+
+
+@callback
+def more_questions(turn: Turn, ev: EventData) -> bool:
+    """Guard: there is a question still to ask."""
+    return turn.s.question_id is not None
+
+
+@callback
+def has_age_band(turn: Turn, ev: EventData) -> bool:
+    """Guard: the age band is one the content still has (the results need it)."""
+    return (turn.s.age_band or "") in turn.c.age_bands
+
+
+@source("question")
+def question_options(turn: Turn, fixed: list[Button]) -> list[Button]:
+    """The current question's options, then Skip."""
+    q = turn.c.questions.get(turn.s.question_id or "")
+    if q is None:
+        return []
+    return [*(Button(id=o.id, label=turn.c.local(o.label, turn.lang)) for o in q.options), *fixed]
+
+
+@prompt_text("question.prompt")
+def question_text(turn: Turn, message: str) -> str:
+    """The question, with its number, its level and its step."""
+    q = turn.c.questions.get(turn.s.question_id or "")
+    if q is None:
+        return turn.t("question.missing")
+    qs = questions(turn)
+    ids = [x.id for x in qs]
+    number = ids.index(q.id) + 1 if q.id in ids else len(turn.s.answers) + 1
+    level = turn.level(q.level)
+    return turn.t(
+        message,
+        number=number,
+        total=len(qs),
+        text=turn.c.text_of(q.text, turn.lang, child=turn.child()),
+        level_name=turn.c.local(level.name, turn.lang),
+        step_name=turn.step_name(level.step),
+    )
+
+
+def repair(turn: Turn) -> None:
+    """Fit a stored session to the live content: /reload may have removed what it points at.
+
+    A question that is gone is passed over (its answer no longer counts); an age band that is
+    gone is asked again. Nothing the user answered to questions still in content is lost.
+    """
+    if turn.s.age_band is not None and turn.s.age_band not in turn.c.age_bands:
+        turn.s.age_band = None
+        if turn.state in NEED_AGE_BAND:
+            turn.fire("forget_age_band")
+    if turn.state == "questions" and turn.s.question_id not in turn.c.questions:
+        # The question on screen is gone: its buttons (and a typed number) meant that question,
+        # so they must not count as an answer to the one that takes its place.
+        turn.repaired = True
+        turn.s.token = ""
+        if turn.s.questionnaire not in turn.c.questionnaires:
+            turn.s.questionnaire = None
+            begin_questions(turn)
+        else:
+            turn.s.question_id = next_question_id(turn)
+        if turn.s.question_id is None:
+            turn.fire("questions_gone")

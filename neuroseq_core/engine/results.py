@@ -1,0 +1,137 @@
+"""The results: where to start on the sequence, a picture, the first ideas, referral prompts; more ideas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transitions import EventData
+
+from neuroseq_core.domain.effects import SaveProfile
+from neuroseq_core.domain.events import Picture, Reply
+from neuroseq_core.domain.models import LEVEL_ORDER, STEP_ORDER, StepId
+from neuroseq_core.domain.recommend import Pick, recommend
+from neuroseq_core.domain.referral import referrals
+from neuroseq_core.domain.scoring import score
+from neuroseq_core.engine.progress import progress_reply
+from neuroseq_core.engine.questions import questions
+from neuroseq_core.engine.registry import callback
+from neuroseq_core.engine.turn import Turn
+
+MAX_REFERRAL_PROMPTS = 2
+
+
+def level_steps(turn: Turn) -> dict[str, StepId]:
+    """Each level's step."""
+    return {lv.id: lv.step for lv in turn.c.sequence.levels}
+
+
+@callback
+def show_results(turn: Turn, ev: EventData) -> None:
+    """Callback after the last answer: score, pick, and say it."""
+    band = turn.c.age_bands[turn.s.age_band or ""]
+    profile = score(questions(turn), turn.s.answers, band, level_steps(turn))
+    fired = referrals(
+        turn.c.referrals,
+        profile,
+        turn.s.answers,
+        band.id,
+        turn.s.role or "caregiver",
+        turn.s.group or "one",
+    )
+    profile = profile.model_copy(update={"referrals": [r.id for r in fired]})
+    turn.s.profile = profile
+    turn.s.completed_at = turn.event.now
+    turn.s.suggested = []
+    turn.effects.append(SaveProfile())
+    turn.count("conversation.completed")
+    turn.count(f"start_step.{profile.start_step}")
+    _summary(turn)
+    if turn.s.followup.past:
+        progress_reply(turn)
+    suggest(turn, first=True)
+    # One or two gentle prompts, in content order (staff put the most specific first);
+    # a wall of referrals would frighten more than help.
+    for rule in fired[:MAX_REFERRAL_PROMPTS]:
+        turn.say(rule.message, kind="result")
+
+
+@callback
+def show_more(turn: Turn, ev: EventData) -> None:
+    """Callback: the next ideas, or say there are no more."""
+    if turn.s.profile is None or not suggest(turn, first=False):
+        turn.note = "results.no_more"
+
+
+def _summary(turn: Turn) -> None:
+    p = turn.s.profile
+    assert p is not None
+    steps = []
+    for st in turn.c.sequence.steps:
+        levels = [
+            {
+                "name": turn.c.local(lv.name, turn.lang),
+                "band": p.band(lv.id),
+                "band_word": turn.t(f"band.{p.band(lv.id)}"),
+            }
+            for lv in sorted(turn.c.sequence.levels, key=lambda x: LEVEL_ORDER.index(x.id))
+            if lv.step == st.id
+        ]
+        steps.append(
+            {
+                "id": st.id,
+                "name": turn.c.local(st.name, turn.lang),
+                "summary": turn.c.local(st.summary, turn.lang),
+                "levels": levels,
+                "is_start": st.id == p.start_step,
+            }
+        )
+    ctx = {
+        "steps": steps,
+        "start_step": turn.step_name(p.start_step),
+        "start_level": turn.c.local(turn.level(p.start_level).name, turn.lang),
+        "start_on_track": p.start_on_track,
+    }
+    picture = Picture(
+        steps=[s["name"] for s in steps],
+        start_index=STEP_ORDER.index(p.start_step),
+        caption=turn.t("picture.caption", **ctx),
+        title=turn.t("picture.start_here", **ctx),
+    )
+    turn.replies.append(Reply(text=turn.t("results.summary", **ctx), picture=picture, kind="result"))
+
+
+def suggest(turn: Turn, first: bool) -> bool:
+    """Say the next few ideas for the profile (none offered before); False if there are none left."""
+    p = turn.s.profile
+    assert p is not None
+    picks = recommend(
+        p, turn.c.activities.values(), level_steps(turn), turn.filters(), exclude=turn.s.suggested
+    )
+    if not picks:
+        return False
+    turn.s.suggested.extend(pk.activity.id for pk in picks)
+    key = "results.activities" if first else "results.more_activities"
+    turn.say(
+        key, kind="result", items=[_item(turn, pk) for pk in picks], start_step=turn.step_name(p.start_step)
+    )
+    return True
+
+
+def _item(turn: Turn, pk: Pick) -> dict[str, Any]:
+    a = pk.activity
+    level = turn.level(pk.level)
+    assert turn.s.profile is not None
+    band = turn.s.profile.band(pk.level)
+    rs = [turn.t(f"six_r.{r}") for r in a.six_rs]
+    fit = turn.t(
+        "results.fit",
+        level_name=turn.c.local(level.name, turn.lang),
+        step_name=turn.step_name(level.step),
+        band=band,
+        band_word=turn.t(f"band.{band}"),
+        rs=rs,
+        minutes=a.minutes,
+        fits_time=pk.fits_time,
+        available=turn.s.minutes,
+    )
+    return {**turn.brief(a, pk.level), "rs": rs, "fit": fit}
