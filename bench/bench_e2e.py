@@ -210,7 +210,7 @@ async def our_bot(args: argparse.Namespace) -> int:
 
         store: Any = MemoryStore()
     else:
-        from neuroseq_core.store.sql import open_store
+        from neuroseq_core.store.open import open_store
 
         store = await open_store(args.db)
     settings = Settings(TELEGRAM_BOT_TOKEN=args.token, telegram_api_url=args.base_url)

@@ -138,7 +138,7 @@ async def main_async(args: argparse.Namespace) -> int:
     runs.append(await service_run("Service.handle, MemoryStore", Service(MemoryStore(), holder),
                                   args.memory_conversations, args.pick, args.seed, 0))  # fmt: skip
     if args.sqlite_conversations:
-        from neuroseq_core.store.sql import open_store
+        from neuroseq_core.store.open import open_store
 
         with tempfile.TemporaryDirectory() as tmp:
             store = await open_store(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")

@@ -129,7 +129,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     if args.store == "memory":
         store: Any = MemoryStore()
     else:
-        from neuroseq_core.store.sql import open_store
+        from neuroseq_core.store.open import open_store
 
         store = await open_store(args.db)
     service = Service(store, holder)
@@ -173,7 +173,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     if seen_counts:
         import sqlalchemy as sa
 
-        from neuroseq_core.store.sql import processed_updates
+        from neuroseq_core.store.tables import processed_updates
 
         # Rows built 200 users at a time: a list of all of them (260,000 dicts at 10,000 users) would
         # leave tens of MB of freed-but-resident heap in the RSS figure.

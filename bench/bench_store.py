@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))  # the project from this tree, installed or not
 import pg  # noqa: E402
 from neuroseq_core.domain.events import Button, Reply  # noqa: E402
 from neuroseq_core.domain.session import LevelResult, Profile, Session  # noqa: E402
-from neuroseq_core.store.sql import SqlStore, open_store  # noqa: E402
+from neuroseq_core.store.open import open_store  # noqa: E402
+from neuroseq_core.store.sql import SqlStore  # noqa: E402
 
 LEVELS = ("sensory", "self_regulation", "relational", "cognitive")
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from safety_split import DROP_AT, GROUP_AT, _groups, _load, _row  # noqa: E402
 
 from neuroseq_core.safety.examples import load_examples  # noqa: E402
-from neuroseq_core.safety.lexicon import normalise  # noqa: E402
+from neuroseq_core.safety.words import normalise  # noqa: E402
 
 SHARES = {"train": 0.8, "dev": 0.2}
 EXAMPLES = ROOT / "content" / "safety" / "examples"

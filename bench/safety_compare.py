@@ -21,9 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from neuroseq_core.safety.evaluate import Tally  # noqa: E402
 from neuroseq_core.safety.examples import load_examples  # noqa: E402
-from neuroseq_core.safety.lexicon import CATEGORIES, LexiconScreen  # noqa: E402
+from neuroseq_core.safety.lexicon import LexiconScreen  # noqa: E402
 from neuroseq_core.safety.screen import SafetyScreen, ScreenConfig, Verdict  # noqa: E402
 from neuroseq_core.safety.train import fit  # noqa: E402
+from neuroseq_core.safety.words import CATEGORIES  # noqa: E402
 
 CONTENT = ROOT / "content"
 

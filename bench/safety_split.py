@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from neuroseq_core.safety.examples import Example  # noqa: E402
-from neuroseq_core.safety.lexicon import normalise  # noqa: E402
+from neuroseq_core.safety.words import normalise  # noqa: E402
 
 DROP_AT, GROUP_AT = 0.92, 0.6
 SHARES = {"train": 0.6, "dev": 0.2, "test": 0.2}

@@ -3,5 +3,5 @@
 import os
 
 # Opt in to python-telegram-bot's coming time type (RetryAfter.retry_after as a timedelta) so the
-# library does not warn on every 429; bot.sender reads either form.
+# library does not warn on every 429; bot.retry reads either form.
 os.environ.setdefault("PTB_TIMEDELTA", "1")

@@ -188,14 +188,13 @@ def build_application(
     retries: int = 4,
     backoff: float = 0.5,
     flush_interval: float = 5.0,
-    rate_limit_retries: int = 3,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The Application: our token and base URL, rate limiter, no Updater (we fetch updates ourselves)."""
     builder = (
         ApplicationBuilder()
         .token(settings.require_token())
         .base_url(settings.telegram_api_url or DEFAULT_BASE_URL)
-        .rate_limiter(AIORateLimiter(max_retries=rate_limit_retries))
+        .rate_limiter(AIORateLimiter(max_retries=0))  # pacing only: bot/retry.py retries
         .updater(None)
         .connect_timeout(http_timeout)
         .read_timeout(http_timeout)

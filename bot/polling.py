@@ -19,8 +19,8 @@ from telegram.ext import Application
 
 from bot.app import ALLOWED_UPDATES, Adapter
 from bot.recent import RecentSet
+from bot.retry import retry_after_seconds
 from bot.runtime import run_until_stopped, running
-from bot.sender import retry_after_seconds
 from neuroseq_core.service.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -17,50 +17,38 @@ from telegram.ext import Application
 from bot.app import Adapter, ServiceLike, adapter_of, build_application, set_commands
 from bot.periodic import every
 from bot.reminders import REMINDER_INTERVAL, run_reminders
+from neuroseq_core.content import ContentHolder, load_or_raise
 from neuroseq_core.domain.clock import utcnow
+from neuroseq_core.service import Service
 from neuroseq_core.service.retention import purge
 from neuroseq_core.service.settings import ConfigurationError, Settings
 from neuroseq_core.store.base import Store
+from neuroseq_core.store.open import open_store as open_configured_store
 
 log = logging.getLogger(__name__)
 
 
 async def open_store(settings: Settings) -> Store:
-    """The configured store (SQL); the memory store only while the SQL one is not in the tree."""
-    try:
-        from neuroseq_core.store.sql import open_store as open_sql_store
-    except ModuleNotFoundError as exc:
-        if exc.name != "neuroseq_core.store.sql":
-            raise
-        from neuroseq_core.store.memory import MemoryStore
-
-        log.warning("SQL store not available: keeping data in memory only")
-        return MemoryStore()
-    store: Store = await open_sql_store(settings.database_url)
-    return store
+    """The configured store (memory://, SQLite or PostgreSQL), migrated to the latest schema."""
+    return await open_configured_store(settings.database_url)
 
 
-def load_content(settings: Settings) -> Any:
+def load_content(settings: Settings) -> ContentHolder:
     """The live content holder (raises the loader's error, naming file and line, when invalid)."""
-    from neuroseq_core.content import ContentHolder, load_or_raise
-
     return ContentHolder(load_or_raise(settings.content_dir), root=settings.content_dir)
 
 
-def build_service(store: Store, holder: Any, admin_ids: frozenset[int] = frozenset()) -> ServiceLike:
+def build_service(
+    store: Store, holder: ContentHolder, admin_ids: frozenset[int] = frozenset()
+) -> ServiceLike:
     """The core Service over this store and content (admins may /reload and /stats)."""
-    from neuroseq_core.service import Service
-
     service: ServiceLike = Service(store, holder, admin_ids)
     return service
 
 
-def content_languages(holder: Any) -> list[str]:
+def content_languages(holder: ContentHolder) -> list[str]:
     """Languages the content has messages in (for per-language command menus)."""
-    try:
-        return sorted(holder.current.messages)
-    except AttributeError:
-        return []
+    return sorted(holder.current.messages)
 
 
 def quiet_http_logs() -> None:

@@ -1,7 +1,7 @@
 """Delivers committed replies (outbox items) to Telegram, at least once, in order per user.
 
-429: wait as told and try again (AIORateLimiter on the Application does this first).
-Network errors and timeouts: retried with backoff, then left in the outbox for the flusher.
+429 and network errors or timeouts: retried by the one policy (bot/retry.py), then left in the outbox
+for the flusher.
 403 (blocked): the user is marked inactive and their items dropped; others are unaffected.
 400: a reply Telegram refuses will never pass; logged (ids only) and dropped.
 """
@@ -9,16 +9,16 @@ Network errors and timeouts: retried with backoff, then left in the outbox for t
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 
 from telegram import Bot
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot.periodic import every
 from bot.recent import RecentSet
 from bot.render import Outgoing, OutgoingMessage, RenderError, render_reply
+from bot.retry import RetryPolicy, call_with_retry
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.store.base import OutboxItem, Store
 from neuroseq_core.store.locks import KeyedLock
@@ -31,18 +31,6 @@ _DONE_MEMORY = 10_000  # ids of recently delivered items, so a racing flusher ne
 
 class Undeliverable(Exception):
     """This item can never be delivered (blocked user, refused payload): drop it."""
-
-
-def retry_after_seconds(exc: RetryAfter) -> float:
-    """RetryAfter's wait in seconds (read without PTB's int-vs-timedelta deprecation warning)."""
-    value: object = getattr(exc, "_retry_after", None)
-    if value is None:
-        value = exc.retry_after
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, int | float):
-        return float(value)
-    return 1.0
 
 
 class Sender:
@@ -60,9 +48,7 @@ class Sender:
     ) -> None:
         self.bot = bot
         self.store = store
-        self.retries = retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        self.policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff)
         self.flush_interval = flush_interval
         self._user_locks = KeyedLock()
         self._in_flight: set[int] = set()
@@ -82,32 +68,16 @@ class Sender:
             )
 
     async def _send_part(self, chat_id: str, part: Outgoing, item_id: int) -> None:
-        """One API call with retries; raises Undeliverable, or NetworkError when retries ran out."""
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
-            last = attempt == self.retries
-            try:
-                await self._call(chat_id, part)
-                return
-            except RetryAfter as exc:
-                if last:
-                    raise NetworkError("rate limited") from exc
-                wait = retry_after_seconds(exc)
-                log.warning("rate limited", extra={"outbox_id": item_id, "retry_after": wait})
-                await asyncio.sleep(wait)
-            except Forbidden as exc:
-                raise Undeliverable("forbidden") from exc
-            except BadRequest as exc:
-                # Telegram's description may quote our text: log the class only.
-                raise Undeliverable("bad request") from exc
-            except InvalidToken:
-                raise
-            except NetworkError:  # includes TimedOut and 5xx answers
-                if last:
-                    raise
-                log.warning("network error, retrying", extra={"outbox_id": item_id, "attempt": attempt + 1})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_backoff)
+        """One API call by the retry policy; raises Undeliverable, or NetworkError when retries ran out."""
+        try:
+            await call_with_retry(
+                lambda: self._call(chat_id, part), self.policy, context={"outbox_id": item_id}
+            )
+        except Forbidden as exc:
+            raise Undeliverable("forbidden") from exc
+        except BadRequest as exc:
+            # Telegram's description may quote our text: log the class only.
+            raise Undeliverable("bad request") from exc
 
     def _claim(self, item_id: int) -> bool:
         if item_id in self._in_flight or item_id in self._done:

@@ -24,10 +24,9 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import ALLOWED_UPDATES, ServiceLike, adapter_of
+from bot.app import ALLOWED_UPDATES, adapter_of
 from bot.runtime import run_until_stopped, running
 from neuroseq_core.service.settings import ConfigurationError, Settings
-from neuroseq_core.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +58,6 @@ def webhook_config(settings: Settings) -> tuple[str, str, str]:
 def build_webhook_app(
     settings: Settings,
     application: Application[Any, Any, Any, Any, Any, Any],
-    service: ServiceLike,
-    store: Store,
 ) -> Starlette:
     """The ASGI app: POST <path of NEUROSEQ_WEBHOOK_URL> and GET /healthz."""
     _url, path, secret = webhook_config(settings)
@@ -119,7 +116,7 @@ async def serve_webhook(settings: Settings, stop: asyncio.Event, **options: Any)
     host, port = settings.listen_host_port()
     sockets = options.pop("sockets", None)
     async with running(settings, **options) as rt:
-        app = build_webhook_app(settings, rt.application, rt.service, rt.store)
+        app = build_webhook_app(settings, rt.application)
         await rt.application.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", lifespan="off", access_log=False

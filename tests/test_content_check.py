@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dialogs.flow import Flow
 from neuroseq_core.content import load_content
-from neuroseq_core.content.check import forbidden_claims
+from neuroseq_core.content.check_words import forbidden_claims
 
 
 def edit(path: Path, pattern: str, replacement: str, count: int = 1) -> int:

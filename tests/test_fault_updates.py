@@ -35,7 +35,7 @@ from fakebot.walker import Walk, expect_answers, record_updates, replay, sends, 
 from fakebot.wide_run import WideRateLimiter
 from neuroseq_core.content import Content, ContentHolder
 from neuroseq_core.service import Service
-from neuroseq_core.store.sql import open_store
+from neuroseq_core.store.open import open_store
 
 pytestmark = pytest.mark.fault
 
@@ -238,7 +238,7 @@ async def test_duplicate_delivery_by_webhook(api, store, service, content):
     posts: list[asyncio.Future[httpx.Response]] = []
     every: list[dict[str, Any]] = []
     async with running(settings_, store=store, service=service, http_timeout=5.0, backoff=0.05) as rt:
-        app = build_webhook_app(settings_, rt.application, rt.service, rt.store)
+        app = build_webhook_app(settings_, rt.application)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as client:
 

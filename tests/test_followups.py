@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from driver import NOW, Driver
-from neuroseq_core.content.check import forbidden_claims
+from neuroseq_core.content.check_words import forbidden_claims
 from neuroseq_core.domain.doses import MAX_DOSE, MIN_DOSE, plan_doses
 from neuroseq_core.domain.effects import CancelReminders, Remind
 from neuroseq_core.domain.events import Command, Due

@@ -20,7 +20,7 @@ from neuroseq_core.content import Content, ContentHolder
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.service import Service
 from neuroseq_core.store.base import OutboxItem
-from neuroseq_core.store.sql import open_store
+from neuroseq_core.store.open import open_store
 
 CHECKING_IN = "Checking in, as you asked"
 FAST = {"reminder_interval": 0.1}

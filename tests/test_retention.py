@@ -10,7 +10,7 @@ from fakebot.harness import polling_bot
 from fakebot.service import FakeService
 from neuroseq_core.domain.session import Session
 from neuroseq_core.store.memory import MemoryStore
-from neuroseq_core.store.sql import open_store
+from neuroseq_core.store.open import open_store
 
 NOW = dt.datetime.now(dt.UTC)
 

@@ -11,8 +11,8 @@ from neuroseq_core.safety import SafetyScreen
 from neuroseq_core.safety import train as train_module
 from neuroseq_core.safety.examples import load_examples
 from neuroseq_core.safety.features import analyse_folded
-from neuroseq_core.safety.lexicon import normalise
 from neuroseq_core.safety.screen import ScreenConfig, trained_model
+from neuroseq_core.safety.words import normalise
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -18,10 +19,14 @@ from hypothesis import strategies as st
 from neuroseq_core.domain.events import Button, Reply
 from neuroseq_core.domain.session import LevelResult, Profile, Session
 from neuroseq_core.store.base import Store
+from neuroseq_core.store.connect import make_engine
 from neuroseq_core.store.locks import KeyedLock
 from neuroseq_core.store.memory import CLAIM_TIMEOUT, MemoryStore, StaleSessionError
-from neuroseq_core.store.migrate import current_revision, upgrade
-from neuroseq_core.store.sql import USER_TABLES, SqlStore, make_engine, metadata, open_store
+from neuroseq_core.store.migrate import upgrade
+from neuroseq_core.store.open import open_store
+from neuroseq_core.store.sql import SqlStore
+from neuroseq_core.store.tables import USER_TABLES, metadata
+from pg import create_database, drop_database
 
 T0 = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -208,7 +213,7 @@ async def test_exception_rolls_back_everything(backend: Backend) -> None:
             await tx.mark_seen(7)
             await tx.add_outbox("c", [a_reply("never sent")])
             await tx.save_profile(a_profile(), T0)
-            await tx.add_reminder("c", T0, "nudge", {"n": 1})
+            await tx.add_reminder("c", T0, "nudge")
             raise RuntimeError("boom")
     for table in await backend.table_names():
         assert await backend.rows(table) == [], table
@@ -226,7 +231,7 @@ async def test_delete_user_leaves_no_row_in_any_table(backend: Backend) -> None:
             await tx.save_profile(a_profile(), T0)
             await tx.mark_seen(hash(user) % 10_000)
             await tx.add_outbox(user, [a_reply("hello")])
-            await tx.add_reminder(user, T0, "nudge", {"x": 1})
+            await tx.add_reminder(user, T0, "nudge")
     # The service's shape for /delete: erase, then mark the update seen and queue the confirmation.
     async with store.transaction("gone-4242") as tx:
         await tx.delete_user()
@@ -383,31 +388,33 @@ async def test_reminders_are_claimed_once_by_concurrent_claimers(backend: Backen
     first, second = await backend.open(clock), await backend.open(clock)
     async with first.transaction("u1") as tx:
         await tx.save_session(Session(user_id="u1"))
-    due = [
-        await first.add_reminder("u1", "c1", T0 - dt.timedelta(minutes=i), "nudge", {"i": i})
-        for i in range(40)
-    ]
-    await first.add_reminder("u1", "c1", T0 + dt.timedelta(days=1), "later", {})
+    due = [await first.add_reminder("u1", "c1", T0 - dt.timedelta(minutes=i), "nudge") for i in range(40)]
+    await first.add_reminder("u1", "c1", T0 + dt.timedelta(days=1), "later")
     with pytest.raises(ValueError):
-        await first.add_reminder("stranger", "c", T0, "nudge", {})
+        await first.add_reminder("stranger", "c", T0, "nudge")
 
-    async def claimer(store: Store) -> list[int]:
+    claimed_once = [asyncio.Event(), asyncio.Event()]
+
+    async def claimer(store: Store, me: int) -> list[int]:
         got: list[int] = []
         while batch := await store.claim_due_reminders(T0, limit=3):
             got += [r.id for r in batch]
-            await asyncio.sleep(0.002)  # give the other claimer a turn
+            claimed_once[me].set()
+            # Both claim at least once however busy the machine is; then they race freely.
+            await asyncio.wait_for(claimed_once[1 - me].wait(), timeout=30)
+            await asyncio.sleep(0.002)
         return got
 
-    a, b = await asyncio.gather(claimer(first), claimer(second))
+    a, b = await asyncio.gather(claimer(first, 0), claimer(second, 1))
     assert sorted(a + b) == sorted(due)  # every due reminder claimed, none twice
     assert a and b  # both really took part
     assert await first.claim_due_reminders(T0 + dt.timedelta(minutes=1)) == []  # claimed, not timed out
     # After the claim timeout, unsent reminders come back (their claimer died).
     back = await second.claim_due_reminders(T0 + CLAIM_TIMEOUT + dt.timedelta(minutes=1), limit=100)
     assert sorted(r.id for r in back) == sorted(due)
-    assert back[0].payload == {"i": 39} and back[0].due_at == T0 - dt.timedelta(minutes=39)
-    for r in back:
-        await second.mark_reminder_sent(r.id)
+    assert back[0].id == due[39] and back[0].due_at == T0 - dt.timedelta(minutes=39)
+    async with second.transaction("u1") as tx:
+        assert all([await tx.finish_reminder(r.id) for r in back])
     later = await first.claim_due_reminders(T0 + dt.timedelta(days=2), limit=100)
     assert [r.kind for r in later] == ["later"]  # sent ones never return
     assert await first.cancel_reminders("u1") == 1  # the unsent one
@@ -421,8 +428,8 @@ async def test_reminder_finished_in_a_transaction_goes_once_and_blocking_drops_t
     store = await backend.open(clock)
     async with store.transaction("u1") as tx:
         await tx.save_session(Session(user_id="u1"))
-        first = await tx.add_reminder("c1", T0, "checkin", {})
-        second = await tx.add_reminder("c1", T0 + dt.timedelta(days=1), "checkin", {})
+        first = await tx.add_reminder("c1", T0, "checkin")
+        second = await tx.add_reminder("c1", T0 + dt.timedelta(days=1), "checkin")
     (claimed,) = await store.claim_due_reminders(T0)
     assert claimed.id == first
     async with store.transaction("u1") as tx:
@@ -482,6 +489,56 @@ async def test_keyed_lock_drops_locks_nobody_holds() -> None:
     assert len(locks) == 0
 
 
+async def current_revision(url: str) -> str | None:
+    """The schema revision a database is at (None before the first migration)."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_a_reminder_scheduled_before_0003_still_comes_due_after_it(
+    kind: str, request, tmp_path
+) -> None:
+    name = f"neuroseq_m3_{secrets.token_hex(3)}"
+    url = (
+        f"sqlite+aiosqlite:///{tmp_path / 'r.db'}"
+        if kind == "sqlite"
+        else create_database(request.getfixturevalue("postgres_url"), name)  # at 0002, not head
+    )
+    await upgrade(url, "0002")
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO users (user_id, active, created_at, last_seen_at) VALUES ('old', true, :t, :t)"
+                ),
+                {"t": T0},
+            )
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO reminders (user_id, chat_id, due_at, kind, payload) "
+                    "VALUES ('old', 'c-old', :t, 'checkin', '{}')"
+                ),
+                {"t": T0},
+            )
+    finally:
+        await engine.dispose()
+    store = await open_store(url)  # migrates to head
+    try:
+        assert await current_revision(url) == "0003"
+        due = await store.claim_due_reminders(T0 + dt.timedelta(minutes=1))
+        assert [(r.user_id, r.chat_id, r.kind) for r in due] == [("old", "c-old", "checkin")]
+    finally:
+        await store.close()
+        if kind == "postgres":
+            drop_database(request.getfixturevalue("postgres_url"), name)
+
+
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def test_migrations_create_exactly_the_tables_the_code_uses(kind: str, request, tmp_path) -> None:
     url = (
@@ -491,7 +548,7 @@ async def test_migrations_create_exactly_the_tables_the_code_uses(kind: str, req
     )
     await upgrade(url)
     await upgrade(url)  # running again is a no-op
-    assert await current_revision(url) == "0002"
+    assert await current_revision(url) == "0003"
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:

@@ -35,7 +35,7 @@ async def store(request, tmp_path):
     if request.param == "memory":
         yield MemoryStore()
         return
-    from neuroseq_core.store.sql import open_store
+    from neuroseq_core.store.open import open_store
 
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}"

@@ -22,7 +22,7 @@ URL = "https://bot.example.org/telegram/hook"
 async def client(api, store, service):
     settings = settings_for(api, webhook_url=URL, webhook_secret=SECRET)
     async with running(settings, store=store, service=service, http_timeout=5.0, backoff=0.05) as rt:
-        app = build_webhook_app(settings, rt.application, rt.service, rt.store)
+        app = build_webhook_app(settings, rt.application)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as c:
             yield c

@@ -16,7 +16,7 @@ from neuroseq_core.engine import match_button
 from neuroseq_core.service import Service
 from neuroseq_core.service.settings import Settings
 from neuroseq_core.store.base import Store
-from neuroseq_core.store.sql import open_store
+from neuroseq_core.store.open import open_store
 
 
 def format_reply(reply: Reply) -> str:

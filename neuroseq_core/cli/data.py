@@ -10,7 +10,7 @@ from neuroseq_core.domain.clock import utcnow
 from neuroseq_core.service.retention import purge
 from neuroseq_core.service.settings import Settings
 from neuroseq_core.store.migrate import upgrade
-from neuroseq_core.store.sql import open_store
+from neuroseq_core.store.open import open_store
 
 
 async def _db_upgrade(settings: Settings) -> int:

@@ -99,11 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
+        if args.command in ("run", "webhook"):
+            settings.require_token()  # before the adapter is even imported
         logging.basicConfig(
             level=getattr(logging, settings.log_level if args.command in ("run", "webhook") else "WARNING"),
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
             stream=sys.stderr,
         )
+        for chatty in ("alembic", "transitions"):  # a line per plugin loaded, per state change
+            logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
         return dispatch(args, settings)
     except ConfigurationError as exc:
         print(f"neuroseq: {exc}", file=sys.stderr)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from neuroseq_core.safety.examples import Labelled
-from neuroseq_core.safety.lexicon import CATEGORIES
 from neuroseq_core.safety.screen import SafetyScreen, Verdict
+from neuroseq_core.safety.words import CATEGORIES
 
 
 @dataclass

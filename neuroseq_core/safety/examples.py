@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from neuroseq_core.content.yamlio import ContentError, display_name, line_of, read_folder, validate
-from neuroseq_core.safety.lexicon import CATEGORIES, CategoryId, normalise
+from neuroseq_core.safety.words import CATEGORIES, CategoryId, normalise
 
 Split = Literal["train", "dev", "test"]
 SPLITS: tuple[Split, ...] = ("train", "dev", "test")

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from neuroseq_core.safety.features import LONG_MESSAGE, WINDOW_STEP, WINDOW_WORDS, word_features
-from neuroseq_core.safety.lexicon import normalise
+from neuroseq_core.safety.words import normalise
 
 # Bump when features, training or the file layout change: old caches are then ignored.
 MODEL_VERSION = "ngram-lr-3"

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from neuroseq_core.content.yamlio import ContentError, YamlError, display_name, load_yaml, validate
 from neuroseq_core.safety.examples import Labelled, Tier, check_examples, load_examples
-from neuroseq_core.safety.lexicon import CATEGORIES, LexiconScreen
+from neuroseq_core.safety.lexicon import LexiconScreen
 from neuroseq_core.safety.model import LinearModel, cache_dir, fingerprint
+from neuroseq_core.safety.words import CATEGORIES
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from sklearn.linear_model import LogisticRegression
 
 from neuroseq_core.safety.examples import Example
 from neuroseq_core.safety.features import analyse_folded
-from neuroseq_core.safety.lexicon import CATEGORIES, normalise
 from neuroseq_core.safety.model import SPEAKERS, LinearModel
+from neuroseq_core.safety.words import CATEGORIES, normalise
 
 
 def fit(examples: Sequence[Example], c: float = 8.0, min_df: int = 2) -> LinearModel:

@@ -125,7 +125,7 @@ class Service:
         now = as_utc(event.now)
         for effect in effects:
             if isinstance(effect, Remind):
-                await tx.add_reminder(chat_id, now + effect.after, effect.kind, {})
+                await tx.add_reminder(chat_id, now + effect.after, effect.kind)
         saved = any(isinstance(e, SaveProfile) for e in effects)
         if saved and new.profile is not None and new.completed_at is not None:
             await tx.save_profile(new.profile, new.completed_at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
@@ -42,7 +42,6 @@ class Reminder:
     chat_id: str
     due_at: dt.datetime
     kind: str
-    payload: dict[str, Any]
 
 
 class Transaction(Protocol):
@@ -69,9 +68,7 @@ class Transaction(Protocol):
     async def delete_user(self) -> None:
         """Erase everything stored about this user (sessions, profiles, outbox, status)."""
 
-    async def add_reminder(
-        self, chat_id: str, due_at: dt.datetime, kind: str, payload: dict[str, Any]
-    ) -> int:
+    async def add_reminder(self, chat_id: str, due_at: dt.datetime, kind: str) -> int:
         """Schedule a reminder for this user, committed with the rest of the transaction."""
 
     async def cancel_reminders(self) -> int:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from neuroseq_core.domain.clock import Clock, as_utc, utcnow
 from neuroseq_core.domain.events import Reply
@@ -40,7 +38,6 @@ class _Reminder:
     chat_id: str
     due_at: dt.datetime
     kind: str
-    payload: str
     claimed_at: dt.datetime | None = None
     sent_at: dt.datetime | None = None
 
@@ -183,12 +180,10 @@ class MemoryTransaction:
         self._seen.clear()
         self._apply(lambda s: s.erase(user_id))
 
-    async def add_reminder(
-        self, chat_id: str, due_at: dt.datetime, kind: str, payload: dict[str, Any]
-    ) -> int:
+    async def add_reminder(self, chat_id: str, due_at: dt.datetime, kind: str) -> int:
         """Schedule a reminder for this user, committed with the rest of the transaction."""
         item_id = next(self._store._ids)
-        row = _Reminder(self.user_id, chat_id, as_utc(due_at), kind, json.dumps(payload))
+        row = _Reminder(self.user_id, chat_id, as_utc(due_at), kind)
         self._apply(lambda s: s.reminders.__setitem__(item_id, row))
         return item_id
 
@@ -331,16 +326,12 @@ class MemoryStore:
         rows = sorted((at, k, raw) for k, (uid, at, raw) in self._state.profiles.items() if uid == user_id)
         return [(at, Profile.model_validate_json(raw)) for at, _, raw in rows]
 
-    async def add_reminder(
-        self, user_id: str, chat_id: str, due_at: dt.datetime, kind: str, payload: dict[str, Any]
-    ) -> int:
+    async def add_reminder(self, user_id: str, chat_id: str, due_at: dt.datetime, kind: str) -> int:
         """Schedule a reminder for a known user (raises ValueError for an unknown one)."""
         if user_id not in self._state.users:
             raise ValueError("reminder for an unknown user")
         item_id = next(self._ids)
-        self._state.reminders[item_id] = _Reminder(
-            user_id, chat_id, as_utc(due_at), kind, json.dumps(payload)
-        )
+        self._state.reminders[item_id] = _Reminder(user_id, chat_id, as_utc(due_at), kind)
         return item_id
 
     async def claim_due_reminders(self, now: dt.datetime, limit: int = 100) -> list[Reminder]:
@@ -358,21 +349,13 @@ class MemoryStore:
             for _, key in due:
                 row = self._state.reminders[key]
                 row.claimed_at = now
-                claimed.append(
-                    Reminder(key, row.user_id, row.chat_id, row.due_at, row.kind, json.loads(row.payload))
-                )
+                claimed.append(Reminder(key, row.user_id, row.chat_id, row.due_at, row.kind))
             return claimed
 
     async def cancel_reminders(self, user_id: str) -> int:
         """Drop a user's reminders not yet sent; returns how many."""
         async with self.transaction(user_id) as tx:
             return await tx.cancel_reminders()
-
-    async def mark_reminder_sent(self, reminder_id: int) -> None:
-        """Record that a claimed reminder went out (it is never claimed again)."""
-        row = self._state.reminders.get(reminder_id)
-        if row is not None:
-            self._state.reminders[reminder_id] = replace(row, sent_at=self.clock())
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from neuroseq_core.store.sql import begin, make_engine
+from neuroseq_core.store.connect import begin, make_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Several bot processes may start at once against one PostgreSQL: only one migrates at a time.
@@ -44,17 +44,5 @@ async def upgrade(url: str, revision: str = "head") -> None:
     engine = make_engine(url)
     try:
         await upgrade_engine(engine, revision)
-    finally:
-        await engine.dispose()
-
-
-async def current_revision(url: str) -> str | None:
-    """The schema revision a database is at (None before the first migration)."""
-    from alembic.runtime.migration import MigrationContext
-
-    engine = make_engine(url)
-    try:
-        async with begin(engine, write=False) as conn:
-            return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
     finally:
         await engine.dispose()

@@ -10,149 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
-from neuroseq_core.domain.clock import Clock, as_utc, utcnow
+from neuroseq_core.domain.clock import Clock, utcnow
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
-from neuroseq_core.store.base import CLAIM_TIMEOUT, OutboxItem, Reminder, StaleSessionError, Store
+from neuroseq_core.store.base import CLAIM_TIMEOUT, OutboxItem, Reminder, StaleSessionError
+from neuroseq_core.store.connect import begin
 from neuroseq_core.store.locks import KeyedLock
-from neuroseq_core.store.memory import MemoryStore
-
-__all__ = [
-    "Reminder",
-    "SqlStore",
-    "SqlTransaction",
-    "StaleSessionError",
-    "make_engine",
-    "metadata",
-    "open_store",
-]
-
-SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for SQLite's write lock before failing
-
-# Stable constraint names, so migrations can refer to them on every backend.
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
+from neuroseq_core.store.tables import (
+    USER,
+    UTCDateTime,
+    counters,
+    outbox,
+    processed_updates,
+    profiles,
+    reminders,
+    sessions,
+    users,
 )
-
-
-class UTCDateTime(sa.TypeDecorator[dt.datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite stores them without an offset)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        """Normalise to UTC before storing, so SQLite's text comparisons order correctly."""
-        return None if value is None else as_utc(value)
-
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        """Give back an aware UTC datetime."""
-        return None if value is None else as_utc(value)
-
-
-_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
-_USER = sa.String(64)
-
-
-def _user_fk(nullable: bool = False) -> sa.Column[Any]:
-    return sa.Column(
-        "user_id", _USER, sa.ForeignKey("users.user_id", ondelete="CASCADE"), nullable=nullable, index=True
-    )
-
-
-users = sa.Table(
-    "users",
-    metadata,
-    sa.Column("user_id", _USER, primary_key=True),
-    sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
-    sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.Column("last_seen_at", UTCDateTime(), nullable=False, index=True),
-)
-
-sessions = sa.Table(
-    "sessions",
-    metadata,
-    sa.Column(
-        "user_id", _USER, sa.ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True, nullable=False
-    ),
-    sa.Column("version", sa.Integer(), nullable=False),
-    sa.Column("data", sa.Text(), nullable=False),  # Session.to_json()
-    sa.Column("updated_at", UTCDateTime(), nullable=False),
-)
-
-profiles = sa.Table(
-    "profiles",
-    metadata,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
-    _user_fk(),
-    sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.Column("data", sa.Text(), nullable=False),  # Profile JSON
-)
-
-processed_updates = sa.Table(
-    "processed_updates",
-    metadata,
-    sa.Column("update_id", sa.BigInteger(), primary_key=True, autoincrement=False),
-    # NULL once the user erased their data in that same update: the id alone still stops a redelivery.
-    _user_fk(nullable=True),
-    sa.Column("handled_at", UTCDateTime(), nullable=False, index=True),
-)
-
-outbox = sa.Table(
-    "outbox",
-    metadata,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
-    # No foreign key: the reply confirming an erasure is queued after the user's row is gone. Erasure and
-    # purge delete a user's outbox rows themselves; that last reply goes when it is sent.
-    sa.Column("user_id", _USER, nullable=False, index=True),
-    sa.Column("chat_id", sa.String(64), nullable=False),
-    sa.Column("payload", sa.Text(), nullable=False),  # Reply JSON
-    sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
-    sa.Column("created_at", UTCDateTime(), nullable=False),
-    # Ids are never reused (SQLite would reuse a deleted max id): the sender remembers delivered ids.
-    sqlite_autoincrement=True,
-)
-
-reminders = sa.Table(
-    "reminders",
-    metadata,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
-    _user_fk(),
-    sa.Column("chat_id", sa.String(64), nullable=False),
-    sa.Column("due_at", UTCDateTime(), nullable=False, index=True),
-    sa.Column("kind", sa.String(64), nullable=False),
-    sa.Column("payload", sa.Text(), nullable=False),  # JSON object
-    sa.Column("claimed_at", UTCDateTime(), nullable=True),
-    sa.Column("sent_at", UTCDateTime(), nullable=True),
-)
-
-# Anonymous totals for /stats (e.g. "safety.suicide" → 3). No user id: erasure never needs to touch it.
-counters = sa.Table(
-    "counters",
-    metadata,
-    sa.Column("name", sa.String(100), primary_key=True),
-    sa.Column("value", sa.BigInteger(), nullable=False, server_default=sa.text("0")),
-)
-
-USER_TABLES = ("users", "sessions", "profiles", "processed_updates", "outbox", "reminders")
 
 
 def _insert(dialect: str, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
@@ -164,13 +47,13 @@ def _insert(dialect: str, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
 _TOUCH_USER = sa.text(
     "INSERT INTO users (user_id, active, created_at, last_seen_at) VALUES (:user_id, true, :now, :now) "
     "ON CONFLICT (user_id) DO UPDATE SET active = true, last_seen_at = excluded.last_seen_at"
-).bindparams(sa.bindparam("user_id", type_=_USER), sa.bindparam("now", type_=UTCDateTime()))
+).bindparams(sa.bindparam("user_id", type_=USER), sa.bindparam("now", type_=UTCDateTime()))
 _MARK_SEEN = sa.text(
     "INSERT INTO processed_updates (update_id, user_id, handled_at) VALUES (:update_id, :user_id, :now) "
     "ON CONFLICT (update_id) DO NOTHING"
 ).bindparams(
     sa.bindparam("update_id", type_=sa.BigInteger()),
-    sa.bindparam("user_id", type_=_USER),
+    sa.bindparam("user_id", type_=USER),
     sa.bindparam("now", type_=UTCDateTime()),
 )
 
@@ -213,72 +96,6 @@ _FAIL_OUTBOX = (
     sa.update(outbox).where(outbox.c.id == sa.bindparam("item_id")).values(attempts=outbox.c.attempts + 1)
 )
 _IS_ACTIVE = sa.select(users.c.active).where(users.c.user_id == sa.bindparam("user_id"))
-
-
-def _normalise_url(url: str) -> URL:
-    sa_url = make_url(url)
-    backend = sa_url.get_backend_name()
-    if backend == "postgresql" and sa_url.get_driver_name() != "asyncpg":
-        return sa_url.set(drivername="postgresql+asyncpg")
-    if backend == "sqlite" and sa_url.get_driver_name() != "aiosqlite":
-        return sa_url.set(drivername="sqlite+aiosqlite")
-    if backend not in ("postgresql", "sqlite"):
-        raise ValueError(
-            f"unsupported database URL scheme {sa_url.drivername!r}: "
-            "use sqlite+aiosqlite:///path, postgresql+asyncpg://… or memory://"
-        )
-    return sa_url
-
-
-def make_engine(url: str) -> AsyncEngine:
-    """An async engine for a SQLite or PostgreSQL URL, with the connection settings this store relies on."""
-    sa_url = _normalise_url(url)
-    if sa_url.get_backend_name() == "postgresql":
-        return create_async_engine(sa_url, pool_pre_ping=True)
-    database = sa_url.database or ""
-    if database in ("", ":memory:") or "mode=memory" in str(sa_url.query):
-        # Each pooled connection would see its own empty database.
-        raise ValueError("in-memory SQLite is not supported by the SQL store: use memory:// instead")
-    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-    _install_sqlite_hooks(engine)
-    return engine
-
-
-def _install_sqlite_hooks(engine: AsyncEngine) -> None:
-    """SQLAlchemy's recipe for SQLite transactions: the driver emits no BEGIN; we emit our own.
-
-    That makes transactions real (reads included, DDL too) and lets a writer take the write lock up front
-    with BEGIN IMMEDIATE instead of failing later when a read lock cannot be upgraded.
-    """
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",  # readers never block the writer, and the reverse
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-            "foreign_keys=ON",  # off by default in SQLite; ON DELETE CASCADE needs it
-            "synchronous=NORMAL",  # with WAL: safe against a crash of the bot, not of the machine
-        ):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: sa.Connection) -> None:
-        mode = "IMMEDIATE" if conn.get_execution_options().get("neuroseq_write") else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-@asynccontextmanager
-async def begin(engine: AsyncEngine, write: bool = True) -> AsyncIterator[AsyncConnection]:
-    """A connection in a transaction: committed on normal exit, rolled back on an exception."""
-    async with engine.connect() as conn:
-        if write:
-            await conn.execution_options(neuroseq_write=True)
-        async with conn.begin():
-            yield conn
 
 
 class SqlTransaction:
@@ -354,11 +171,9 @@ class SqlTransaction:
             await self._conn.execute(sa.delete(table).where(table.c.user_id == self.user_id))
         self._deleted, self._has_version, self._version = True, True, None
 
-    async def add_reminder(
-        self, chat_id: str, due_at: dt.datetime, kind: str, payload: dict[str, Any]
-    ) -> int:
+    async def add_reminder(self, chat_id: str, due_at: dt.datetime, kind: str) -> int:
         """Schedule a reminder for this user, committed with the rest of the transaction."""
-        return await self._store._add_reminder(self._conn, self.user_id, chat_id, due_at, kind, payload)
+        return await self._store._add_reminder(self._conn, self.user_id, chat_id, due_at, kind)
 
     async def cancel_reminders(self) -> int:
         """Drop this user's reminders not yet sent; returns how many."""
@@ -507,11 +322,10 @@ class SqlStore:
         chat_id: str,
         due_at: dt.datetime,
         kind: str,
-        payload: dict[str, Any],
     ) -> int:
         stmt = (
             sa.insert(reminders)
-            .values(user_id=user_id, chat_id=chat_id, due_at=due_at, kind=kind, payload=json.dumps(payload))
+            .values(user_id=user_id, chat_id=chat_id, due_at=due_at, kind=kind)
             .returning(reminders.c.id)
         )
         return int((await conn.execute(stmt)).scalar_one())
@@ -524,16 +338,14 @@ class SqlStore:
         )
         return len((await conn.execute(stmt)).all())
 
-    async def add_reminder(
-        self, user_id: str, chat_id: str, due_at: dt.datetime, kind: str, payload: dict[str, Any]
-    ) -> int:
+    async def add_reminder(self, user_id: str, chat_id: str, due_at: dt.datetime, kind: str) -> int:
         """Schedule a reminder for a known user (raises ValueError for an unknown one)."""
         async with self._begin() as conn:
             if (
                 await conn.execute(sa.select(users.c.user_id).where(users.c.user_id == user_id))
             ).first() is None:
                 raise ValueError("reminder for an unknown user")
-            return await self._add_reminder(conn, user_id, chat_id, due_at, kind, payload)
+            return await self._add_reminder(conn, user_id, chat_id, due_at, kind)
 
     async def claim_due_reminders(self, now: dt.datetime, limit: int = 100) -> list[Reminder]:
         """Claim up to `limit` due reminders for this caller; each is claimed once (until it times out)."""
@@ -555,35 +367,13 @@ class SqlStore:
             if rows:
                 ids = [r.id for r in rows]
                 await conn.execute(sa.update(reminders).where(reminders.c.id.in_(ids)).values(claimed_at=now))
-        return [Reminder(r.id, r.user_id, r.chat_id, r.due_at, r.kind, json.loads(r.payload)) for r in rows]
+        return [Reminder(r.id, r.user_id, r.chat_id, r.due_at, r.kind) for r in rows]
 
     async def cancel_reminders(self, user_id: str) -> int:
         """Drop a user's reminders not yet sent; returns how many."""
         async with self._begin() as conn:
             return await self._cancel_reminders(conn, user_id)
 
-    async def mark_reminder_sent(self, reminder_id: int) -> None:
-        """Record that a claimed reminder went out (it is never claimed again)."""
-        async with self._begin() as conn:
-            await conn.execute(
-                sa.update(reminders).where(reminders.c.id == reminder_id).values(sent_at=self.clock())
-            )
-
     async def close(self) -> None:
         """Release connections."""
         await self.engine.dispose()
-
-
-async def open_store(url: str, *, clock: Clock = utcnow) -> Store:
-    """The store for a URL: memory:// in memory, otherwise SQL (migrated to the latest schema first)."""
-    if url.startswith("memory:"):
-        return MemoryStore(clock)
-    from neuroseq_core.store.migrate import upgrade_engine  # migrate imports this module
-
-    engine = make_engine(url)
-    try:
-        await upgrade_engine(engine)
-    except BaseException:
-        await engine.dispose()
-        raise
-    return SqlStore(engine, clock)

@@ -7,7 +7,8 @@ import asyncio
 import sqlalchemy as sa
 from alembic import context
 
-from neuroseq_core.store.sql import make_engine, metadata
+from neuroseq_core.store.connect import make_engine
+from neuroseq_core.store.tables import metadata
 
 config = context.config
 

@@ -1,0 +1,81 @@
+"""Connecting: an async engine for a SQLite or PostgreSQL URL, and transactions on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for SQLite's write lock before failing
+
+
+def _normalise_url(url: str) -> URL:
+    sa_url = make_url(url)
+    backend = sa_url.get_backend_name()
+    if backend == "postgresql" and sa_url.get_driver_name() != "asyncpg":
+        return sa_url.set(drivername="postgresql+asyncpg")
+    if backend == "sqlite" and sa_url.get_driver_name() != "aiosqlite":
+        return sa_url.set(drivername="sqlite+aiosqlite")
+    if backend not in ("postgresql", "sqlite"):
+        raise ValueError(
+            f"unsupported database URL scheme {sa_url.drivername!r}: "
+            "use sqlite+aiosqlite:///path, postgresql+asyncpg://… or memory://"
+        )
+    return sa_url
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An async engine for a SQLite or PostgreSQL URL, with the connection settings this store relies on."""
+    sa_url = _normalise_url(url)
+    if sa_url.get_backend_name() == "postgresql":
+        return create_async_engine(sa_url, pool_pre_ping=True)
+    database = sa_url.database or ""
+    if database in ("", ":memory:") or "mode=memory" in str(sa_url.query):
+        # Each pooled connection would see its own empty database.
+        raise ValueError("in-memory SQLite is not supported by the SQL store: use memory:// instead")
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    _install_sqlite_hooks(engine)
+    return engine
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    """SQLAlchemy's recipe for SQLite transactions: the driver emits no BEGIN; we emit our own.
+
+    That makes transactions real (reads included, DDL too) and lets a writer take the write lock up front
+    with BEGIN IMMEDIATE instead of failing later when a read lock cannot be upgraded.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",  # readers never block the writer, and the reverse
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            "foreign_keys=ON",  # off by default in SQLite; ON DELETE CASCADE needs it
+            "synchronous=NORMAL",  # with WAL: safe against a crash of the bot, not of the machine
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("neuroseq_write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@asynccontextmanager
+async def begin(engine: AsyncEngine, write: bool = True) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction: committed on normal exit, rolled back on an exception."""
+    async with engine.connect() as conn:
+        if write:
+            await conn.execution_options(neuroseq_write=True)
+        async with conn.begin():
+            yield conn
