@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -31,13 +32,31 @@ TEXT = (34, 34, 34)
 FontType = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
+# DejaVu Sans, shipped with the package (bot/fonts, its licence beside it): full Latin, Greek and
+# Cyrillic coverage, so every language's labels render; Pillow's own default font has no "í".
+FONT_FILE = Path(__file__).with_name("fonts") / "DejaVuSans.ttf"
+
+
 @lru_cache(maxsize=8)
+def font(size: int) -> ImageFont.FreeTypeFont:
+    """The picture font at a size."""
+    return ImageFont.truetype(str(FONT_FILE), size=size)
+
+
+def missing_glyphs(text: str) -> set[str]:
+    """The characters of `text` the picture font cannot draw (they would show as a box)."""
+    f = font(22)
+    box = f.getmask(chr(0x10FFFD)).getbbox()  # a private-use character: drawn as the .notdef box
+    notdef = bytes(f.getmask(chr(0x10FFFD)))
+    return {
+        ch
+        for ch in set(text)
+        if not ch.isspace() and f.getmask(ch).getbbox() == box and bytes(f.getmask(ch)) == notdef
+    }
+
+
 def _font(size: int) -> FontType:
-    """Pillow's scalable default font (Pillow >= 10.1 with FreeType), else its small bitmap font."""
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError, ImportError):
-        return ImageFont.load_default()
+    return font(size)
 
 
 def _text_width(draw: ImageDraw.ImageDraw, text: str, font: FontType) -> float:

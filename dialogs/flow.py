@@ -36,6 +36,7 @@ class Ask:
     by_choice: Mapping[str, str] = field(default_factory=dict)
     passes: str | None = None
     text_trigger: str | None = None
+    again: str | None = None  # the message when asked again at the same point (a shorter one)
 
     def trigger_for(self, option_id: str) -> str:
         """The trigger a choice fires."""

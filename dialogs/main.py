@@ -11,6 +11,8 @@ transition whose destination the trigger was fired with (`to=`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from dialogs.flow import Ask, Flow, each
 
 STATES = (
@@ -18,14 +20,13 @@ STATES = (
     "consent",
     "declined",
     "role",
-    "region",
-    "group",
     "age_band",
+    "questions",
+    "results",
+    "region",
     "minutes",
     "setting",
     "nickname",
-    "questions",
-    "results",
     "paused",
     "now",
     "now_after",
@@ -39,10 +40,10 @@ RESUMABLE = tuple(s for s in STATES if s not in ("new", "consent", "declined", "
 RETURNABLE = tuple(s for s in (*RESUMABLE, "paused", "declined", "consent") if s not in ("now", "now_after"))
 # Where a check-in (offered or asked) returns to; anything else returns to the results.
 AFTER_CHECKIN = tuple(s for s in RESUMABLE if s not in ("results", "checkin", "checkin_offer"))
-# The onboarding steps /back returns to, one by one (answers are undone one by one as well).
-HISTORY = ("role", "region", "group", "age_band", "minutes", "setting", "nickname")
+# The steps /back returns to, one by one (answers are undone one by one as well).
+HISTORY = ("role", "age_band", "minutes", "setting", "nickname")
 # States whose questions a changed age band invalidates (a /reload removed the band).
-NEED_AGE_BAND = ("questions", "results", "nickname", "minutes", "setting")
+NEED_AGE_BAND = ("questions", "results", "region", "nickname", "minutes", "setting")
 
 _RESTART = (
     {
@@ -55,38 +56,21 @@ _RESTART = (
     {"trigger": "restart", "source": "*", "dest": "consent", "before": "forget_run", "after": "welcome"},
 )
 
-TRANSITIONS = (
+# The journey: three taps (consent, who, how old), the core questions, the first ideas; where we are
+# (for helplines) once; then, if the carer wants, a closer look: for a teacher the time and the
+# place, an optional nickname, and the deeper questions where the core showed concern.
+TRANSITIONS: tuple[dict[str, Any], ...] = (
     {"trigger": "begin", "source": "*", "dest": "consent", "after": "welcome"},
     {"trigger": "agree", "source": "consent", "dest": "role", "prepare": "set_consent"},
     {"trigger": "decline", "source": "consent", "dest": "declined", "after": "say_declined"},
-    {"trigger": "pick_role", "source": "role", "dest": "region", "prepare": "set_role"},
-    {
-        "trigger": "pick_region",
-        "source": "region",
-        "dest": "group",
-        "prepare": "set_region",
-        "conditions": "is_educator",
-    },
-    {"trigger": "pick_region", "source": "region", "dest": "age_band", "prepare": "set_region"},
-    {"trigger": "pick_group", "source": "group", "dest": "age_band", "prepare": "set_group"},
+    {"trigger": "pick_role", "source": "role", "dest": "age_band", "prepare": "set_role"},
     {
         "trigger": "pick_age",
         "source": "age_band",
-        "dest": "minutes",
-        "prepare": "set_age_band",
-        "conditions": "is_educator",
-    },
-    {"trigger": "pick_age", "source": "age_band", "dest": "nickname", "prepare": "set_age_band"},
-    {"trigger": "pick_minutes", "source": "minutes", "dest": "setting", "prepare": "set_minutes"},
-    {
-        "trigger": "pick_setting",
-        "source": "setting",
         "dest": "questions",
-        "prepare": "set_setting",
-        "conditions": "is_class",
+        "prepare": "set_age_band",
+        "before": "begin_questions",
     },
-    {"trigger": "pick_setting", "source": "setting", "dest": "nickname", "prepare": "set_setting"},
-    {"trigger": "name", "source": "nickname", "dest": "questions", "prepare": "set_nickname"},
     {
         "trigger": "answer",
         "source": "questions",
@@ -97,13 +81,47 @@ TRANSITIONS = (
     {
         "trigger": "answer",
         "source": "questions",
+        "dest": "region",
+        "prepare": "record_answer",
+        "conditions": ["has_age_band", "needs_region"],
+        "after": "show_results",
+    },
+    {
+        "trigger": "answer",
+        "source": "questions",
         "dest": "results",
         "prepare": "record_answer",
         "conditions": "has_age_band",
         "after": "show_results",
     },
     {"trigger": "answer", "source": "questions", "dest": "age_band", "prepare": "record_answer"},
-    # The results: more ideas, a dose plan, a note to share (staying here), a check-in, or again.
+    {"trigger": "pick_region", "source": "region", "dest": "results", "prepare": "set_region"},
+    # The results: a closer look, more ideas, a dose plan, a note to share, a check-in, or again.
+    {"trigger": "go_deeper", "source": "results", "dest": "minutes", "conditions": "needs_minutes"},
+    {"trigger": "go_deeper", "source": "results", "dest": "nickname", "conditions": "wants_nickname"},
+    {"trigger": "go_deeper", "source": "results", "dest": "questions", "before": "begin_deeper"},
+    {"trigger": "pick_minutes", "source": "minutes", "dest": "setting", "prepare": "set_minutes"},
+    {
+        "trigger": "pick_setting",
+        "source": "setting",
+        "dest": "nickname",
+        "prepare": "set_setting",
+        "conditions": "wants_nickname",
+    },
+    {
+        "trigger": "pick_setting",
+        "source": "setting",
+        "dest": "questions",
+        "prepare": "set_setting",
+        "before": "begin_deeper",
+    },
+    {
+        "trigger": "name",
+        "source": "nickname",
+        "dest": "questions",
+        "prepare": "set_nickname",
+        "before": "begin_deeper",
+    },
     {"trigger": "more_ideas", "source": "results", "dest": "results", "after": "show_more"},
     {"trigger": "make_plan", "source": "results", "dest": "results", "after": "show_plan"},
     {"trigger": "write_handover", "source": "results", "dest": "results", "after": "show_handover"},
@@ -112,9 +130,9 @@ TRANSITIONS = (
     # Pause (/cancel, /stop, "stop for now" after a danger reply) and resume (/start).
     {"trigger": "pause", "source": "*", "dest": "paused", "before": "remember_resume"},
     *each("resume", ["paused"], RESUMABLE),
-    # /back: the previous onboarding step, or the previous question.
+    # /back: the previous step, or the previous question.
     *each("back", RESUMABLE, (*HISTORY, "questions")),
-    # /progress: the same questions again for the same child.
+    # /progress: the core questions again for the same child.
     {"trigger": "answer_again", "source": "*", "dest": "questions", "before": "begin_again"},
     # After /reload: a removed age band is asked again; a removed last question ends the questions.
     {"trigger": "forget_age_band", "source": list(NEED_AGE_BAND), "dest": "age_band"},
@@ -161,10 +179,16 @@ TRANSITIONS = (
 )
 
 ASKS = {
-    "consent": Ask("consent.question", "{choice}", ("agree", "decline"), "consent.{id}"),
-    "role": Ask("role.question", "pick_role", ("caregiver", "educator"), "role.{id}"),
+    "consent": Ask(
+        "consent.question",
+        "{choice}",
+        ("agree", "decline"),
+        "consent.{id}",
+        source="consent",
+        again="consent.again",
+    ),
+    "role": Ask("role.question", "pick_role", ("parent", "foster", "student", "class"), "role.{id}"),
     "region": Ask("region.question", "pick_region", source="regions"),
-    "group": Ask("group.question", "pick_group", ("one", "class"), "group.{id}"),
     "age_band": Ask("age_band.question", "pick_age", source="age_bands"),
     "minutes": Ask("minutes.question", "pick_minutes", ("2", "5", "15"), "minutes.{id}"),
     "setting": Ask("setting.question", "pick_setting", ("classroom", "outdoors"), "setting.{id}"),
@@ -173,9 +197,11 @@ ASKS = {
     "results": Ask(
         "results.next",
         "more_ideas",
-        ("more", "plan", "checkin", "handover", "restart"),
+        ("deeper", "more", "plan", "checkin", "handover", "restart"),
         "results.{id}",
+        source="results",
         by_choice={
+            "deeper": "go_deeper",
             "plan": "make_plan",
             "checkin": "offer_checkin",
             "handover": "write_handover",

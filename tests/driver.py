@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from neuroseq_core.cli.console import parse_input
 from neuroseq_core.content import Content
@@ -22,6 +23,8 @@ class Driver:
         self.replies: list[Reply] = []
         self.effects: list[Effect] = []
         self.last: Reply | None = None
+        self.region, self.nickname = "uk", None
+        self.minutes, self.setting = "5", "classroom"
         self.history: list[Session] = []
         self.start(language)
 
@@ -55,29 +58,23 @@ class Driver:
         return [b.label for b in (self.last.choices if self.last else [])]
 
     def onboard_caregiver(self, age: str = "6-11", region: str = "uk", nickname: str | None = "Sam") -> None:
+        """Consent, "my child", the age band; the region is answered after the core questions
+        (answer_all), the nickname when a closer look is asked for (deeper)."""
+        self.region, self.nickname = region, nickname
         self.press_id("agree")
-        self.press_id("caregiver")
-        self.press_id(region)
+        self.press_id("parent")
         self.press_id(age)
-        if nickname is None:
-            self.press_id("skip")
-        else:
-            self.type(nickname)
 
     def onboard_educator(
         self, group: str = "one", age: str = "6-11", minutes: str = "5", setting: str = "classroom"
     ) -> None:
+        self.region, self.minutes, self.setting, self.nickname = "us", minutes, setting, None
         self.press_id("agree")
-        self.press_id("educator")
-        self.press_id("us")
-        self.press_id(group)
+        self.press_id("student" if group == "one" else "class")
         self.press_id(age)
-        self.press_id(minutes)
-        self.press_id(setting)
-        if group == "one":
-            self.press_id("skip")
 
     def answer_all(self, pick: int | list[int] = 0) -> None:
+        """Answer the questions of this stage; then say where we are if asked (once)."""
         i = 0
         while self.session.state == "questions":
             choice = pick if isinstance(pick, int) else pick[i % len(pick)]
@@ -85,3 +82,45 @@ class Driver:
             self.press(min(choice, n_options - 1))
             i += 1
             assert i < 100
+        if self.session.state == "region":
+            self.press_id(self.region)
+
+    def deeper(self, pick: int | list[int] = 0) -> None:
+        """From the results, a closer look: time and place for a teacher, a nickname, more questions."""
+        self.press_id("deeper")
+        if self.session.state == "minutes":
+            self.press_id(self.minutes)
+            self.press_id(self.setting)
+        if self.session.state == "nickname":
+            if self.nickname is None:
+                self.press_id("skip")
+            else:
+                self.type(self.nickname)
+        self.answer_all(pick)
+
+    def reach(self, state: str, region: str = "uk", age: str = "6-11") -> None:
+        """Walk a caregiver to a state of the journey (the region given once asked)."""
+        order = ["consent", "role", "age_band", "questions", "region", "results", "nickname"]
+        if state == "paused":
+            self.reach("questions", region, age)
+            self.type("/cancel")
+            return
+        target = order.index(state)
+        self.region = region
+        steps: list[Callable[[], object]] = [
+            lambda: self.press_id("agree"),
+            lambda: self.press_id("parent"),
+            lambda: self.press_id(age),
+            lambda: self.answer_core(1),
+            lambda: self.press_id(region),
+            lambda: self.press_id("deeper"),
+        ]
+        for i in range(target):
+            steps[i]()
+        assert self.session.state == state, (self.session.state, state)
+
+    def answer_core(self, pick: int = 0) -> None:
+        """Answer the questions of this stage, and stop where the region is asked (if it is)."""
+        while self.session.state == "questions":
+            assert self.last is not None
+            self.press(min(pick, len(self.last.choices) - 2))

@@ -89,3 +89,20 @@ def test_renders_well_under_100_ms():
         render_sequence_png(picture(i % 3))
     mean_ms = (time.perf_counter() - started) / runs * 1000
     assert mean_ms < 100, f"{mean_ms:.1f} ms per picture"
+
+
+def test_the_font_is_shipped_and_draws_every_picture_label_in_every_language(content):
+    from bot.picture import FONT_FILE, missing_glyphs
+
+    assert FONT_FILE.is_file() and (FONT_FILE.parent / "LICENSE-DejaVu.txt").is_file()
+    assert missing_glyphs("Empieza aquí") == set()
+    assert missing_glyphs("x\U0001f319") == {"\U0001f319"}  # the check does see a missing glyph
+    drawn: list[str] = []
+    for lang in content.languages.languages:
+        drawn += [content.local(st.name, lang) for st in content.sequence.steps]
+        drawn += [content.local(lv.name, lang) for lv in content.sequence.levels]
+        for mid in ("picture.start_here", "progress.steadier", "progress.same", "progress.more"):
+            drawn.append(str(content.text(mid, lang, child="Sam")))
+    missing = {text: sorted(missing_glyphs(text)) for text in drawn if missing_glyphs(text)}
+    assert missing == {}
+

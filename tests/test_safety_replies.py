@@ -26,10 +26,9 @@ def _help_for(d: Driver, text: str) -> str:
 
 
 def _onboarded(content: Content, region: str) -> Driver:
-    """A caregiver who has chosen a role and a region (the nickname question is on screen)."""
+    """A caregiver who has answered the core questions and chosen a region (the results are on screen)."""
     d = Driver(content)
-    for option in ("agree", "caregiver", region):
-        d.press_id(option)
+    d.reach("results", region)
     return d
 
 
@@ -37,31 +36,20 @@ def _safety_text(d: Driver) -> str:
     return "\n".join(r.text for r in d.replies if r.kind == "safety")
 
 
-@pytest.mark.parametrize("state_setup", ["consent", "role", "region", "age_band", "nickname", "questions"])
 def _driver_in(content: Content, state: str) -> Driver:
     d = Driver(content)
-    steps = {"role": ["agree"], "region": ["agree", "caregiver"], "age_band": ["agree", "caregiver", "uk"]}
-    steps["nickname"] = [*steps["age_band"], "6-11"]
-    for option in steps.get(state, []):
-        d.press_id(option)
-    if state in ("questions", "results", "paused"):
-        d.onboard_caregiver()
-    if state == "results":
-        d.answer_all(1)
-    if state == "paused":
-        d.type("/cancel")
-    assert d.session.state == state
+    d.reach(state)
     return d
 
 
 @pytest.mark.parametrize(
-    "state", ["consent", "role", "region", "age_band", "nickname", "questions", "results", "paused"]
+    "state", ["consent", "role", "age_band", "questions", "region", "results", "nickname", "paused"]
 )
 def test_both_tiers_in_every_state(content: Content, state: str) -> None:
     d = _driver_in(content, state)
     d.type(CLEAR)
     assert any(r.kind == "safety" for r in d.replies)
-    assert "999" in _safety_text(d) or state in ("consent", "role", "region")  # region known: UK
+    assert "999" in _safety_text(d) or state in ("consent", "role", "age_band", "questions", "region", "paused")
     assert d.session.state == state  # the conversation waits where it was
     d = _driver_in(content, state)
     d.type(POSSIBLE)
@@ -80,9 +68,9 @@ def test_both_tiers_in_every_state(content: Content, state: str) -> None:
 
 def test_context_follow_up_gets_help(content: Content) -> None:
     d = Driver(content)
-    d.onboard_caregiver(age="12-18", nickname="Mia")
+    d.reach("results", "uk", "12-18")
     alone = Driver(content)
-    alone.onboard_caregiver(age="12-18", nickname="Mia")
+    alone.reach("results", "uk", "12-18")
     alone.type("she's been planning how to do it")
     assert not any(r.kind == "safety" for r in alone.replies)  # alone, it is not clear danger
     d.send(Text(text="she said she wants to die", now=NOW))
@@ -95,7 +83,7 @@ def test_context_follow_up_gets_help(content: Content) -> None:
     assert d.session.safety is not None and "suicide_self_harm" in d.session.safety.categories
     # An hour later the context has passed.
     late = Driver(content)
-    late.onboard_caregiver(age="12-18", nickname="Mia")
+    late.reach("results", "uk", "12-18")
     late.send(Text(text="she said she wants to die", now=NOW))
     late.send(Text(text="she's been planning how to do it", now=NOW + dt.timedelta(hours=1)))
     assert not any(r.kind == "safety" for r in late.replies)
@@ -103,11 +91,7 @@ def test_context_follow_up_gets_help(content: Content) -> None:
 
 def test_danger_at_the_nickname_prompt_is_never_a_name(content: Content) -> None:
     d = Driver(content)
-    d.press_id("agree")
-    d.press_id("caregiver")
-    d.press_id("us")
-    d.press_id("6-11")
-    assert d.session.state == "nickname"
+    d.reach("nickname", "us")
     d.type("i have the rope ready")
     assert d.session.nickname is None and d.session.state == "nickname"
     assert any(r.kind in ("safety", "question") for r in d.replies)
@@ -116,7 +100,7 @@ def test_danger_at_the_nickname_prompt_is_never_a_name(content: Content) -> None
     assert d.session.nickname is None and d.session.state == "nickname"
     assert "more than a name" in d.text and "bedtime" not in d.text
     d.type("Mary-Jo")
-    assert d.session.nickname == "Mary-Jo" and d.session.state == "questions"
+    assert d.session.nickname == "Mary-Jo" and d.session.state == "questions"  # the deeper questions
 
 
 def test_before_a_region_numbers_at_once_and_countries_one_tap_away(content: Content) -> None:
@@ -157,10 +141,10 @@ def test_the_right_help_for_who_is_speaking(content: Content) -> None:
 
 def test_several_categories_at_once_and_no_poison_line_for_strangulation(content: Content) -> None:
     d = Driver(content)
-    d.onboard_caregiver(region="us")
+    d.reach("results", "us")
     assert "Poison Help" in _help_for(d, "my toddler drank bleach from under the sink")
     d = Driver(content)
-    d.onboard_caregiver(region="us")
+    d.reach("results", "us")
     text = to_plain(_help_for(d, "he strangled me last night and the kids saw everything"))
     # A body in danger first (the emergency number), then the violence at home with its own line.
     assert text.startswith("This sounds like an emergency. Call 911 now")
@@ -185,12 +169,18 @@ def test_each_category_found_brings_its_own_lines_once(content: Content) -> None
 
 def test_free_text_is_always_answered_with_a_way_to_help(content: Content) -> None:
     d = Driver(content)
-    d.onboard_caregiver(region="uk")
+    d.reach("questions")
     for words in ("hmm", "my son likes trains", "what is this for", "🙂", "x" * 4096):
-        d.type(words)
-        assert "/now" in d.text and "/helplines" in d.text and "999" in d.text, words
+        d.type(words)  # before the region is known: the help without a number
+        assert "/now" in d.text and "/helplines" in d.text and "emergency" in d.text, words
         assert "Please tap one of the buttons" not in d.text
         assert d.session.state == "questions"
+    d = Driver(content)
+    d.reach("results", "uk")
+    for words in ("hmm", "my son likes trains"):
+        d.type(words)
+        assert "/now" in d.text and "/helplines" in d.text and "999" in d.text, words
+        assert d.session.state == "results"
 
 
 def test_spanish_parity(content: Content) -> None:

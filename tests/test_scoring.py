@@ -43,7 +43,7 @@ def answers_with(means: dict[str, list[int]]) -> dict[str, str | None]:
         ([2, 2, 2, 2], "more_support"),  # exactly the threshold
         ([3, 3, 3, 3], "more_support"),
         ([3, -1, -1, -1], "more_support"),  # skipped answers count for nothing
-        ([-1, -1, -1, -1], "on_track"),  # nothing answered: no claim either way
+        ([-1, -1, -1, -1], "unknown"),  # nothing answered: never read as steady
     ],
 )
 def test_band_table(concerns, band):
@@ -54,7 +54,9 @@ def test_band_table(concerns, band):
 @pytest.mark.parametrize(
     ("bands", "start", "step", "on_track"),
     [
-        ({}, "sensory", "regulate", True),
+        ({}, "sensory", "regulate", False),  # nothing known: start at the bottom, not "steady"
+        ({lv: [0, 0, 0, 0] for lv in STEPS}, "sensory", "regulate", True),
+        ({"sensory": [0, 0], "self_regulation": [0], "relational": [0]}, "cognitive", "reason", False),
         ({"cognitive": [3, 3, 3, 3]}, "cognitive", "reason", False),
         ({"relational": [2, 2, 2, 2], "cognitive": [3, 3, 3, 3]}, "relational", "relate", False),
         ({"self_regulation": [1, 1, 1, 1], "cognitive": [3, 3, 3, 3]}, "self_regulation", "regulate", False),
@@ -64,6 +66,45 @@ def test_band_table(concerns, band):
 def test_starting_step_is_the_lowest_that_needs_support(bands, start, step, on_track):
     p = score(QUESTIONS, answers_with(bands), BAND, STEPS)
     assert (p.start_level, p.start_step, p.start_on_track) == (start, step, on_track)
+
+
+def test_not_sure_everywhere_is_not_steady():
+    p = score(QUESTIONS, answers_with({lv: [-1, -1, -1, -1] for lv in STEPS}), BAND, STEPS)
+    assert not p.known and not p.start_on_track and p.unknown_levels() == list(STEPS)
+    some = score(QUESTIONS, answers_with({"sensory": [0, 0, 0, 0]}), BAND, STEPS)
+    assert some.known and some.start_level == "self_regulation" and not some.start_on_track
+
+
+def test_the_answers_say_what_is_needed_and_what_to_keep_away():
+    touchy = Option(id="flinch", concern=3, label={"en": "Flinches"}, avoid=["touch"])
+    qs = [
+        Question(id="sleep", level="sensory", text={"en": "?"}, options=OPTS, needs=["sleep"]),
+        Question(id="noise", level="sensory", text={"en": "?"}, options=OPTS, needs=["senses", "alarm"]),
+        Question(id="touch", level="relational", text={"en": "?"}, options=[*OPTS[:2], touchy], needs=["connection"]),
+    ]
+    p = score(qs, {"sleep": "o3", "noise": "o1", "touch": "flinch"}, BAND, STEPS)
+    assert list(p.needs) == ["connection", "sleep", "senses", "alarm"]  # strongest first
+    assert p.needs["sleep"] == 3 and p.needs["alarm"] == 0.6
+    assert p.avoid == ["touch"]
+    assert score(qs, {"sleep": "o0"}, BAND, STEPS).needs == {}  # no concern, no need
+
+
+def test_ideas_follow_what_was_said_and_never_ask_what_the_child_finds_hard(content):
+    qs = [q for q in content.questionnaires["caregiver"].questions if q.id in ("c_sleep", "c_senses")]
+    band = content.age_bands["6-11"]
+    sleepy = score(qs, {"c_sleep": qs[0].options[-1].id, "c_senses": qs[1].options[0].id}, band, STEPS)
+    noisy = score(qs, {"c_sleep": qs[0].options[0].id, "c_senses": qs[1].options[-1].id}, band, STEPS)
+
+    def first(p):
+        f = Filters("6-11", "home", "one", None, needs=p.needs, avoid=frozenset(p.avoid))
+        return recommend(p, content.activities.values(), STEPS, f)
+
+    a, b = first(sleepy), first(noisy)
+    assert a[0].activity.id != b[0].activity.id
+    assert "sleep" in a[0].activity.needs and a[0].answers[0] == "sleep"
+    assert "senses" in b[0].activity.needs
+    for pick in b:
+        assert not set(pick.activity.uses) & set(noisy.avoid)
 
 
 def test_younger_bands_use_their_own_thresholds(content):

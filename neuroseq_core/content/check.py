@@ -13,6 +13,7 @@ from neuroseq_core.content.check_words import (
     claims,
     dialog_messages,
     messages,
+    regional_variants,
     source_of,
     translations,
 )
@@ -47,6 +48,7 @@ def check_content(c: Content) -> list[ContentError]:
         _help_now,
         _dose_points,
         messages,
+        regional_variants,
         dialog_messages,
         claims,
         translations,

@@ -97,6 +97,27 @@ def messages(c: Content) -> Iterator[ContentError]:
             yield from _render_check(c, lang, mid, sample_context(mid))
 
 
+def regional_variants(c: Content) -> Iterator[ContentError]:
+    """A folder like messages/es-ES/ rewords some messages of its language for one region: each id
+    must exist in that language, and each template must render."""
+    for variant, table in c.messages.items():
+        if variant in c.languages.languages:
+            continue
+        base, _, region = variant.partition("-")
+        if base not in c.languages.languages or region.lower() not in c.regions:
+            yield ContentError(
+                f"messages/{variant}/", 1, f"'{variant}' is neither a language nor <language>-<REGION>"
+            )
+            continue
+        for mid in table:
+            src = c.message_sources.get((variant, mid))
+            f, line = (src.file, src.line) if src else (f"messages/{variant}/", 1)
+            if mid not in c.messages.get(base, {}):
+                yield ContentError(f, line, f"message '{mid}' rewords nothing: it is not in messages/{base}/")
+                continue
+            yield from _render_check(c, variant, mid, sample_context(mid))
+
+
 def dialog_messages(c: Content) -> Iterator[ContentError]:
     # The flow's structure (names, reachability) is checked by neuroseq_core.engine.check_flow;
     # here, that every question it asks has its words.

@@ -31,6 +31,7 @@ from neuroseq_core.domain.models import (
     Questionnaire,
     ReferralRule,
     Sequence,
+    TypedWords,
 )
 from neuroseq_core.safety import SafetyScreen
 
@@ -166,6 +167,12 @@ def load_content(root: Path | None = None) -> tuple[Content | None, list[Content
     if raw is not None:
         collect.items(DosePoint, raw, "points", "dose_point", "doses.yaml", dose_points)
 
+    typed = TypedWords()
+    if (root / "typed.yaml").exists():
+        raw = _read(root, "typed.yaml", errors)
+        checked = validate(TypedWords, raw, "typed.yaml", errors) if raw is not None else None
+        typed = checked or typed
+
     messages: dict[str, dict[str, str]] = {}
     message_sources: dict[tuple[str, str], MessageSource] = {}
     if not (root / "messages").is_dir():
@@ -218,6 +225,7 @@ def load_content(root: Path | None = None) -> tuple[Content | None, list[Content
         safety=screen,
         help_now=help_now,
         dose_points=dose_points,
+        typed=typed,
         sources=collect.sources,
     )
     problems = check_content(content)

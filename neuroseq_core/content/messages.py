@@ -7,11 +7,12 @@ them, listed in SAID. tests/test_message_registry.py fails when the engine rende
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from markupsafe import Markup
 
 from dialogs import MAIN
+from neuroseq_core.domain.models import NeedId
 from neuroseq_core.safety import SAMPLE_CONTEXT
 from neuroseq_core.safety.reply import SAFETY_TEMPLATES
 
@@ -51,7 +52,12 @@ _RESULTS = {
     "steps": _STEPS,
     "start_step": "Regulate",
     "start_level": "Body and senses",
+    "start_band": "some_support",
     "start_on_track": False,
+    "known": True,
+    "unknown": ["Connection"],
+    "said": ["sleep is hard", "changes are hard"],
+    "deep": False,
 }
 
 _BRIEF = {k: v for k, v in _ITEM.items() if k not in ("fit", "rs")}
@@ -82,6 +88,14 @@ SAID: dict[str, dict[str, Any]] = {
     "band.on_track": {},
     "band.some_support": {},
     "band.more_support": {},
+    "band.unknown": {},
+    **{f"need.{n}": {} for n in get_args(NeedId)},
+    "questions.deeper": {},
+    "language.button": {},
+    "age_band.understood": {"age": 4, "band": "3–5 years"},
+    "reprompt.hard_moment": {},
+    "now.open": {},
+    "results.deeper": {"topic": "sleep"},
     "results.summary": _RESULTS,
     "picture.caption": _RESULTS,
     "picture.start_here": _RESULTS,
@@ -96,6 +110,7 @@ SAID: dict[str, dict[str, Any]] = {
         "step_name": "Regulate",
         "band": "some_support",
         "band_word": "could use some support",
+        "said": ["sleep is hard"],
         "rs": ["rhythmic"],
         "minutes": 5,
         "fits_time": False,
@@ -210,8 +225,15 @@ SIDE_BUTTONS = (
     "safety.stop",
     "safety.check.yes",
     "safety.check.no",
+    "now.open",
 )
-FLOW_MESSAGES = tuple(dict.fromkeys(m for ask in MAIN.asks.values() for m in (ask.message, *ask.label_ids())))
+FLOW_MESSAGES = tuple(
+    dict.fromkeys(
+        m
+        for ask in MAIN.asks.values()
+        for m in (ask.message, *ask.label_ids(), *([ask.again] if ask.again else []))
+    )
+)
 # Every message id -> its sample variables. Every id here must exist in every language.
 MESSAGES: dict[str, dict[str, Any]] = {**{mid: {} for mid in FLOW_MESSAGES}, **SAID}
 

@@ -25,6 +25,7 @@ from neuroseq_core.domain.models import (
     ReferralRule,
     Region,
     Sequence,
+    TypedWords,
 )
 from neuroseq_core.safety import SafetyScreen
 
@@ -68,6 +69,7 @@ class Content:
     safety: SafetyScreen
     help_now: dict[str, HelpNowLook] = field(default_factory=dict)
     dose_points: dict[str, DosePoint] = field(default_factory=dict)
+    typed: TypedWords = field(default_factory=TypedWords)
     warnings: list[ContentError] = field(default_factory=list)
     sources: dict[str, tuple[str, int]] = field(default_factory=dict)  # "kind:id" -> (file, line)
 
@@ -89,11 +91,19 @@ class Content:
         return message_id in self.messages.get(language, {})
 
     def template(self, message_id: str, language: str) -> str:
-        """The template source of a message, falling back to the default language."""
-        lang = self.messages.get(language, {})
-        if message_id in lang:
-            return lang[message_id]
-        return self.messages[self.default_language][message_id]
+        """The template source of a message: in a regional variant ("es-ES") if it has its own
+        wording, else in its language ("es"), else in the default language."""
+        for lang in (language, language.split("-")[0], self.default_language):
+            table = self.messages.get(lang, {})
+            if message_id in table:
+                return table[message_id]
+        raise KeyError(message_id)
+
+    def variant(self, language: str, region: str | None) -> str:
+        """The regional variant of a language a user in `region` reads ("es-ES" in Spain), if the
+        content has one; else the language itself."""
+        candidate = f"{language}-{(region or '').upper()}"
+        return candidate if region and candidate in self.messages else language
 
     def text(self, message_id: str, language: str, /, **context: Any) -> Markup:
         """Render a message in a language."""
@@ -110,4 +120,4 @@ class Content:
 
     def local(self, value: dict[str, str], language: str) -> str:
         """Pick a localised string, falling back to the default language."""
-        return value.get(language) or value[self.default_language]
+        return value.get(language) or value.get(language.split("-")[0]) or value[self.default_language]

@@ -101,6 +101,7 @@ class Reply(BaseModel):
     picture: Picture | None = None
     # "question" replies carry buttons; "safety" replies answer danger; "notice" anything else.
     kind: ReplyKind = "notice"
+    numbers_are_answers: bool = False  # a typed number is an answer (an age), not a button's number
 
 
 def parse_command(text: str) -> tuple[str, str] | None:

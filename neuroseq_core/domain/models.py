@@ -9,15 +9,34 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 LevelId = Literal["sensory", "self_regulation", "relational", "cognitive"]
 StepId = Literal["regulate", "relate", "reason"]
-Band = Literal["on_track", "some_support", "more_support"]
+# "unknown": no answer at that level (all skipped, or not asked yet) — never read as steady.
+Band = Literal["on_track", "some_support", "more_support", "unknown"]
 Role = Literal["caregiver", "educator"]
 Setting = Literal["home", "classroom", "outdoors"]
 Group = Literal["one", "class"]
 SixR = Literal["relational", "relevant", "repetitive", "rewarding", "rhythmic", "respectful"]
+# What a carer's answers can say a child needs most; questions and activities are tagged with these.
+NeedId = Literal[
+    "sleep",
+    "senses",
+    "alarm",
+    "movement",
+    "eating",
+    "meltdowns",
+    "shutdown",
+    "transitions",
+    "connection",
+    "play",
+    "peers",
+    "attention",
+    "feelings",
+]
+# What an idea asks of a child that some find hard; an answer can keep such ideas away.
+UseId = Literal["touch", "loud", "eye_contact", "food"]
 
 LEVEL_ORDER: tuple[LevelId, ...] = ("sensory", "self_regulation", "relational", "cognitive")
 STEP_ORDER: tuple[StepId, ...] = ("regulate", "relate", "reason")
-BAND_ORDER: tuple[Band, ...] = ("on_track", "some_support", "more_support")
+BAND_ORDER: tuple[Band, ...] = ("on_track", "some_support", "more_support")  # "unknown" is apart
 
 # Localised text: language code -> text (a Jinja template where the field says so).
 Localized = dict[str, str]
@@ -83,6 +102,14 @@ class Option(Strict):
     id: str
     concern: int = Field(ge=0, le=3)
     label: Localized
+    avoid: list[UseId] = Field(default_factory=list)  # ideas that ask this are kept away
+
+
+class QuestionVariant(Strict):
+    """The question's wording for some age bands, where the base wording would not fit."""
+
+    age_bands: list[str] = Field(min_length=1)
+    text: Localized
 
 
 class Question(Strict):
@@ -93,6 +120,18 @@ class Question(Strict):
     text: Localized
     options: list[Option] = Field(min_length=2, max_length=8)
     age_bands: list[str] | None = None  # None: asked for every age band
+    core: bool = False  # asked first, before the first idea; the rest only when the carer asks for more
+    needs: list[NeedId] = Field(default_factory=list)
+    topic: Localized | None = None  # 1-3 words: "Tell me more about sleep?"
+    variants: list[QuestionVariant] = Field(default_factory=list)
+
+    def text_for(self, age_band: str | None) -> Localized:
+        """The wording for an age band: the last variant that names it, else the base."""
+        chosen = self.text
+        for v in self.variants:
+            if age_band in v.age_bands:
+                chosen = v.text
+        return chosen
 
 
 class Questionnaire(Strict):
@@ -113,6 +152,35 @@ class ActivityText(Strict):
     materials: list[str] = Field(default_factory=list)
 
 
+class ActivityTextPatch(Strict):
+    """The fields of an activity's words that a variant changes."""
+
+    title: str | None = None
+    why: str | None = None
+    steps: list[str] | None = Field(default=None, min_length=1)
+    materials: list[str] | None = None
+
+
+class ActivityVariant(Strict):
+    """Wording for some settings and/or age bands, laid over the base where the base would not fit."""
+
+    settings: list[Setting] | None = None
+    age_bands: list[str] | None = None
+    text: dict[str, ActivityTextPatch]
+
+    @model_validator(mode="after")
+    def _names_where(self) -> ActivityVariant:
+        if not self.settings and not self.age_bands:
+            raise ValueError("a variant names settings, age_bands, or both")
+        return self
+
+    def matches(self, setting: str, age_band: str) -> bool:
+        """This variant is for that setting and age band."""
+        return (not self.settings or setting in self.settings) and (
+            not self.age_bands or age_band in self.age_bands
+        )
+
+
 class Activity(Strict):
     """One activity in the catalogue."""
 
@@ -124,7 +192,20 @@ class Activity(Strict):
     minutes: int = Field(ge=1, le=60)
     six_rs: list[SixR] = Field(min_length=1)
     source: str = ""  # the published material it draws on, by name
+    needs: list[NeedId] = Field(default_factory=list, max_length=3)  # what it answers, most direct first
+    uses: list[UseId] = Field(default_factory=list)
     text: dict[str, ActivityText]
+    variants: list[ActivityVariant] = Field(default_factory=list)
+
+    def text_for(self, language: str, default_language: str, setting: str, age_band: str) -> ActivityText:
+        """The words for one reader: the base, with every matching variant's fields laid over it."""
+        base = self.text.get(language) or self.text[default_language]
+        fields = base.model_dump()
+        for v in self.variants:
+            patch = v.text.get(language) if language in self.text else v.text.get(default_language)
+            if patch is not None and v.matches(setting, age_band):
+                fields.update({k: val for k, val in patch.model_dump().items() if val is not None})
+        return ActivityText(**fields)
 
 
 class AnswerCondition(Strict):
@@ -186,6 +267,7 @@ class DosePoint(Strict):
     label: Localized
     settings: list[Setting] = Field(min_length=1)
     levels: list[LevelId] = Field(min_length=1)  # the levels whose activities suit this moment
+    age_bands: list[str] | None = None  # None: a moment of every age (homework is not)
 
 
 class Helpline(Strict):
@@ -222,3 +304,11 @@ class Region(Strict):
     helplines: list[Helpline]
     # Only for the fallback region: numbers to show beside the regions' own before a region is known.
     known_numbers: list[KnownNumber] = Field(default_factory=list)
+
+
+class TypedWords(Strict):
+    """What people type instead of tapping (content/typed.yaml), per language."""
+
+    choices: dict[str, dict[str, list[str]]] = Field(default_factory=dict)  # button id -> language -> words
+    languages: dict[str, list[str]] = Field(default_factory=dict)  # language -> words that switch to it
+    panic: dict[str, list[str]] = Field(default_factory=dict)  # language -> words of a hard moment

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from neuroseq_core.domain.models import Band, LevelId, StepId
+from neuroseq_core.domain.models import Band, LevelId, NeedId, StepId, UseId
 
 SCHEMA_VERSION = 2
 
@@ -33,13 +33,24 @@ class Profile(BaseModel):
     start_step: StepId
     start_on_track: bool  # the starting step itself needs no support
     referrals: list[str] = Field(default_factory=list)  # referral rule ids that fired
+    needs: dict[NeedId, float] = Field(default_factory=dict)  # what the answers say, strongest first
+    avoid: list[UseId] = Field(default_factory=list)  # what the ideas should not ask of this child
+
+    @property
+    def known(self) -> bool:
+        """At least one level was answered: there is something to go on."""
+        return any(r.band != "unknown" for r in self.levels)
+
+    def unknown_levels(self) -> list[LevelId]:
+        """The levels with no answer."""
+        return [r.level for r in self.levels if r.band == "unknown"]
 
     def band(self, level: str) -> Band:
         """The band of one level."""
         for result in self.levels:
             if result.level == level:
                 return result.band
-        return "on_track"
+        return "unknown"
 
 
 class SafetyMemory(BaseModel):
@@ -118,6 +129,8 @@ class Session(BaseModel):
     group: Literal["one", "class"] | None = Field(default=None, json_schema_extra=CHILD)
     minutes: int | None = Field(default=None, json_schema_extra=CHILD)
     setting: Literal["home", "classroom", "outdoors"] | None = Field(default=None, json_schema_extra=CHILD)
+    carer: Literal["parent", "foster"] | None = Field(default=None, json_schema_extra=CHILD)  # caregivers
+    nickname_asked: bool = Field(default=False, json_schema_extra=CHILD)
     followup: FollowUpLog = Field(default_factory=FollowUpLog, json_schema_extra=CHILD)
 
     questionnaire: str | None = Field(default=None, json_schema_extra=RUN)
@@ -126,6 +139,9 @@ class Session(BaseModel):
     history: list[str] = Field(default_factory=list, json_schema_extra=RUN)
     question_id: str | None = Field(default=None, json_schema_extra=RUN)
     counted_start: bool = Field(default=False, json_schema_extra=RUN)  # counted once a run
+    # "core": the few questions before the first idea; "deep": more, where the core showed concern
+    depth: Literal["core", "deep"] = Field(default="core", json_schema_extra=RUN)
+    deep_levels: list[LevelId] = Field(default_factory=list, json_schema_extra=RUN)
 
     profile: Profile | None = Field(default=None, json_schema_extra=RUN)
     suggested: list[str] = Field(default_factory=list, json_schema_extra=RUN)

@@ -6,12 +6,33 @@ from transitions import EventData
 
 from dialogs.main import RESUMABLE
 from neuroseq_core.domain.effects import CancelReminders, DeleteUser
+from neuroseq_core.domain.events import Button
 from neuroseq_core.engine.asking import prompt, side_question
 from neuroseq_core.engine.registry import callback
 from neuroseq_core.engine.turn import Turn
 
 DELETE_CONFIRM = "delete.confirm"
 DELETE_KEEP = "delete.keep"
+LANGUAGE = "language:"  # + a language code: the button that switches to it
+
+
+def language_buttons(turn: Turn) -> list[Button]:
+    """A button for each other language, labelled in that language."""
+    return [
+        Button(id=LANGUAGE + lang, label=turn.c.text("language.button", lang))
+        for lang in turn.c.languages.languages
+        if lang != turn.lang
+    ]
+
+
+def switch_language(turn: Turn, wanted: str) -> None:
+    """Speak another language from now on; the welcome and disclaimer again in it, then where we were."""
+    if wanted not in turn.c.languages.languages:
+        prompt(turn, "reprompt.stale")
+        return
+    turn.s.language = wanted
+    turn.say("start.welcome")
+    prompt(turn, "language.changed")
 
 
 @callback
@@ -53,12 +74,10 @@ def language(turn: Turn, args: str) -> None:
     """Switch language: /language es, or show the choice."""
     wanted = args.strip().lower()
     if wanted in turn.c.languages.languages:
-        turn.s.language = wanted
-        prompt(turn, "language.changed")
+        switch_language(turn, wanted)
         return
     names = ", ".join(f"/language {lang}" for lang in turn.c.languages.languages)
-    turn.say("language.choose", options=names)
-    prompt(turn)
+    side_question(turn, turn.t("language.choose", options=names), [], before=language_buttons(turn))
 
 
 def ask_delete(turn: Turn) -> None:

@@ -37,13 +37,23 @@ def prompt(turn: Turn, note: str | None = None) -> None:
             turn.say(note)
         turn.say("declined.hint" if turn.state == "declined" else "paused.hint")
         return
+    again = turn.s.prompt_point == f"{turn.state}:{turn.s.question_id or ''}"
     token = _token(turn)
     turn.s.token = token
-    word = PROMPT_TEXTS.get(ask.message)
-    text = word(turn, ask.message) if word else turn.t(ask.message)
+    message = ask.again if again and ask.again else ask.message
+    word = PROMPT_TEXTS.get(message)
+    text = word(turn, message) if word else turn.t(message)
     if note:
         text = turn.t(note) + "\n\n" + text
-    turn.replies.append(Reply(text=text, choices=buttons(turn, ask), token=token, kind="question"))
+    turn.replies.append(
+        Reply(
+            text=text,
+            choices=buttons(turn, ask),
+            token=token,
+            kind="question",
+            numbers_are_answers=ask.source == "age_bands",
+        )
+    )
 
 
 def side_question(turn: Turn, text: str, button_ids: Sequence[str], before: Sequence[Button] = ()) -> None:

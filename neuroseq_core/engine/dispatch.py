@@ -8,8 +8,8 @@ from dialogs.flow import Ask
 from dialogs.main import HISTORY
 from neuroseq_core.domain.events import Choice, Command, Due, Start, Text, Unsupported
 from neuroseq_core.engine import account, checkins, now, onboarding, plan, progress, safety
-from neuroseq_core.engine.asking import buttons, prompt
-from neuroseq_core.engine.matching import match_choice
+from neuroseq_core.engine.asking import buttons, prompt, side_question
+from neuroseq_core.engine.matching import match_choice, sounds_like_a_hard_moment, typed_language
 from neuroseq_core.engine.questions import repair
 from neuroseq_core.engine.turn import Turn
 
@@ -69,6 +69,12 @@ def handle(turn: Turn) -> None:
 
 def on_choice(turn: Turn, option_id: str, token: str | None) -> None:
     """A button (or a typed number or label)."""
+    if option_id.startswith(account.LANGUAGE):
+        account.switch_language(turn, option_id.removeprefix(account.LANGUAGE))
+        return
+    if option_id == now.NOW_OPEN:
+        now.help_now(turn)
+        return
     if option_id == safety.SAFETY_STOP:
         account.pause(turn)
         return
@@ -109,18 +115,30 @@ def apply(turn: Turn, ask: Ask, option_id: str) -> None:
 
 
 def on_text(turn: Turn, raw: str) -> None:
-    """Free text: screened for danger first, then matched to a choice, else a kind answer."""
+    """Free text: screened for danger first; a language's name; an age at the age question; a
+    nickname; a choice (its number, label or a word for it); else a kind answer that shows help."""
     if safety.screen(turn, raw):
+        return
+    wanted = typed_language(turn, raw)
+    if wanted is not None:
+        account.switch_language(turn, wanted)
         return
     ask = turn.flow.asks.get(turn.state)
     if ask is None:
         prompt(turn)
+        return
+    if ask.source == "age_bands" and onboarding.on_typed_age(turn, raw, ask):
         return
     if ask.text_trigger and not raw.strip().startswith("/") and onboarding.on_nickname(turn, raw, ask):
         return
     chosen = match_choice(turn, raw, ask)
     if chosen is not None:
         on_choice(turn, chosen, None)
+        return
+    if sounds_like_a_hard_moment(turn, raw):
+        # A hard moment right now: help first, one tap away; the question waits.
+        side_question(turn, turn.t("reprompt.hard_moment"), [now.NOW_OPEN])
+        prompt(turn)
         return
     # Words we cannot act on are still heard: say so, and show where help is.
     prompt(turn, "reprompt.free_text")

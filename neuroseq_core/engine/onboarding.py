@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Literal
 
 from transitions import EventData
 
 from dialogs.flow import Ask
 from dialogs.main import RESUMABLE
 from neuroseq_core.domain.events import Button, Start
+from neuroseq_core.engine.account import language_buttons
 from neuroseq_core.engine.asking import prompt
-from neuroseq_core.engine.matching import match_choice
-from neuroseq_core.engine.questions import begin_questions
+from neuroseq_core.engine.matching import match_choice, typed_age
 from neuroseq_core.engine.registry import callback, source
 from neuroseq_core.engine.turn import Turn
 from neuroseq_core.safety.reply import is_nickname
@@ -59,28 +60,33 @@ def set_consent(turn: Turn, ev: EventData) -> None:
     turn.s.consent = True
 
 
+# The role buttons: who the user is and who they are thinking of, in one tap.
+ROLES: dict[str, tuple[Literal["caregiver", "educator"], Literal["one", "class"]]] = {
+    "parent": ("caregiver", "one"),
+    "foster": ("caregiver", "one"),
+    "student": ("educator", "one"),
+    "class": ("educator", "class"),
+}
+
+
 @callback
 def set_role(turn: Turn, ev: EventData) -> None:
-    """Callback: caregiver or educator; caregivers think of one child at home."""
-    turn.s.role = ev.kwargs["value"]
+    """Callback: a parent or foster carer (one child at home), or a teacher (one student or a class)."""
+    choice = ev.kwargs["value"]
+    turn.s.role, turn.s.group = ROLES[choice]
     if turn.s.role == "caregiver":
-        turn.s.group, turn.s.setting, turn.s.minutes = "one", "home", None
+        turn.s.carer = "foster" if choice == "foster" else "parent"
+        turn.s.setting, turn.s.minutes = "home", None
     else:
-        turn.s.setting = None
+        turn.s.carer, turn.s.setting = None, None
+    if turn.s.group == "class":
+        turn.s.nickname = None
 
 
 @callback
 def set_region(turn: Turn, ev: EventData) -> None:
     """Callback: the region, for helplines."""
     turn.s.region = ev.kwargs["value"]
-
-
-@callback
-def set_group(turn: Turn, ev: EventData) -> None:
-    """Callback: one student or the whole class."""
-    turn.s.group = ev.kwargs["value"]
-    if turn.s.group == "class":
-        turn.s.nickname = None
 
 
 @callback
@@ -97,16 +103,33 @@ def set_minutes(turn: Turn, ev: EventData) -> None:
 
 @callback
 def set_setting(turn: Turn, ev: EventData) -> None:
-    """Callback: classroom or outdoors; also picks the questionnaire for a class."""
+    """Callback: classroom or outdoors."""
     turn.s.setting = ev.kwargs["value"]
-    begin_questions(turn)
 
 
 @callback
 def set_nickname(turn: Turn, ev: EventData) -> None:
-    """Callback: the optional nickname (or none when skipped)."""
+    """Callback: the optional nickname (or none when skipped); asked once."""
     turn.s.nickname = ev.kwargs.get("text") or None
-    begin_questions(turn)
+    turn.s.nickname_asked = True
+
+
+@callback
+def needs_region(turn: Turn, ev: EventData) -> bool:
+    """Guard: we do not know where the user is yet (asked once, after the first ideas)."""
+    return turn.s.region is None
+
+
+@callback
+def needs_minutes(turn: Turn, ev: EventData) -> bool:
+    """Guard: a teacher has not said how much time they have."""
+    return turn.s.role == "educator" and turn.s.minutes is None
+
+
+@callback
+def wants_nickname(turn: Turn, ev: EventData) -> bool:
+    """Guard: one child or student, and the nickname was not offered yet."""
+    return turn.s.group == "one" and turn.s.nickname is None and not turn.s.nickname_asked
 
 
 @callback
@@ -124,6 +147,26 @@ def forget_run(turn: Turn, ev: EventData) -> None:
 def regions(turn: Turn, fixed: list[Button]) -> list[Button]:
     """The regions whose helplines we carry."""
     return [Button(id=r.id, label=turn.c.local(r.name, turn.lang)) for r in turn.regions_in_order()]
+
+
+@source("consent")
+def consent_options(turn: Turn, fixed: list[Button]) -> list[Button]:
+    """Begin or not now; and the other languages, for someone who does not read this one."""
+    return [*fixed, *language_buttons(turn)]
+
+
+def on_typed_age(turn: Turn, raw: str, ask: Ask) -> bool:
+    """An age typed at the age question ("4", "she's 14"): its band, said back so a slip shows."""
+    found = typed_age(raw, list(turn.c.age_bands.values()))
+    if found is None:
+        return False
+    age, band = found
+    turn.note = None
+    if turn.fire(ask.trigger, value=band.id):
+        turn.s.history.append("age_band")
+        turn.say("age_band.understood", age=age, band=turn.c.local(band.label, turn.lang))
+        prompt(turn)
+    return True
 
 
 @source("age_bands")

@@ -22,7 +22,12 @@ def plan(turn: Turn) -> None:
         turn.say("plan.none")
         return
     setting = "home" if turn.s.role != "educator" else "classroom"
-    points = [p for p in turn.c.dose_points.values() if setting in p.settings]
+    band = turn.s.age_band or ""
+    points = [
+        p
+        for p in turn.c.dose_points.values()
+        if setting in p.settings and (p.age_bands is None or band in p.age_bands)
+    ]
     turn.count("plan.made")
     turn.say(
         "plan.text",

@@ -10,7 +10,7 @@ from neuroseq_core.domain.events import Picture, Reply
 from neuroseq_core.domain.models import BAND_ORDER, STEP_ORDER, Band
 from neuroseq_core.domain.session import PastRun
 from neuroseq_core.engine.asking import prompt
-from neuroseq_core.engine.questions import begin_questions
+from neuroseq_core.engine.questions import start_questions
 from neuroseq_core.engine.registry import callback
 from neuroseq_core.engine.turn import Turn
 
@@ -35,7 +35,7 @@ def begin_again(turn: Turn, ev: EventData) -> None:
     past = [*turn.s.followup.past, PastRun(on=done.date(), bands={r.level: r.band for r in p.levels})]
     turn.s = turn.s.fresh("child")
     turn.s.followup.past = past[-MAX_PAST:]
-    begin_questions(turn)
+    start_questions(turn)
 
 
 def _step_band(turn: Turn, bands: Mapping[str, Band], step_id: str) -> int:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from transitions import EventData
 
 from dialogs.main import NEED_AGE_BAND
 from neuroseq_core.domain.events import Button
-from neuroseq_core.domain.models import Question
+from neuroseq_core.domain.models import LEVEL_ORDER, LevelId, Question
 from neuroseq_core.engine.registry import callback, prompt_text, source
 from neuroseq_core.engine.turn import Turn
 
@@ -18,28 +20,86 @@ QUESTIONNAIRE_FOR = {
 
 
 def questions(turn: Turn) -> list[Question]:
-    """The questions for this user, in order, fit for the age band."""
+    """Every question of this user's questionnaire that fits the age band, in order (for scoring)."""
     qn = turn.c.questionnaires.get(turn.s.questionnaire or "")
     if qn is None:
         return []
     return [q for q in qn.questions if q.age_bands is None or turn.s.age_band in q.age_bands]
 
 
+def _is_core(qs: list[Question]) -> Callable[[Question], bool]:
+    # Content without core questions asks everything first (as before core questions existed).
+    return (lambda q: q.core) if any(q.core for q in qs) else (lambda q: True)
+
+
+def stage_questions(turn: Turn) -> list[Question]:
+    """The questions of this stage: the core first; later, the rest at the levels chosen to look closer."""
+    qs = questions(turn)
+    core = _is_core(qs)
+    if turn.s.depth == "core":
+        return [q for q in qs if core(q)]
+    return [q for q in qs if not core(q) and q.level in turn.s.deep_levels]
+
+
 def next_question_id(turn: Turn) -> str | None:
-    """The first question not answered yet."""
-    return next((q.id for q in questions(turn) if q.id not in turn.s.answers), None)
+    """The first question of this stage not answered yet."""
+    return next((q.id for q in stage_questions(turn) if q.id not in turn.s.answers), None)
 
 
-def begin_questions(turn: Turn) -> None:
-    """Pick the questionnaire (a new one forgets the old answers) and the first question to ask."""
+def start_questions(turn: Turn) -> None:
+    """Pick the questionnaire (a new one forgets the old answers) and the first core question."""
     qid = QUESTIONNAIRE_FOR.get((turn.s.role or "", turn.s.group or ""))
     if turn.s.questionnaire != qid:
         turn.s.questionnaire = qid
         turn.s.answers = {}
+    turn.s.depth, turn.s.deep_levels = "core", []
     turn.s.question_id = next_question_id(turn)
     if not turn.s.counted_start:  # once per run of the questions, /back or not
         turn.s.counted_start = True
         turn.count("conversation.started")
+
+
+@callback
+def begin_questions(turn: Turn, ev: EventData) -> None:
+    """Callback: into the core questions."""
+    start_questions(turn)
+
+
+def unanswered(turn: Turn) -> list[Question]:
+    """The questions not asked yet beyond the core."""
+    qs = questions(turn)
+    core = _is_core(qs)
+    return [q for q in qs if not core(q) and q.id not in turn.s.answers]
+
+
+def deeper_levels(turn: Turn) -> list[LevelId]:
+    """Where a closer look helps: the levels with questions left whose answers showed concern or were
+    skipped; if none did, every level with questions left."""
+    left = [lv for lv in LEVEL_ORDER if any(q.level == lv for q in unanswered(turn))]
+    p = turn.s.profile
+    worried = [lv for lv in left if p is not None and p.band(lv) != "on_track"]
+    return worried or left
+
+
+def deeper_topic(turn: Turn) -> str | None:
+    """What a closer look is about, in the user's words ("sleep"): the most worrying core answer's
+    topic among the levels to look at; None when nothing stood out."""
+    levels = deeper_levels(turn)
+    best: tuple[int, str] | None = None
+    for q in questions(turn):
+        chosen = next((o for o in q.options if o.id == turn.s.answers.get(q.id)), None)
+        if q.level in levels and q.topic and chosen is not None and chosen.concern > 0:
+            if best is None or chosen.concern > best[0]:
+                best = (chosen.concern, turn.c.local(q.topic, turn.lang))
+    return best[1] if best else None
+
+
+@callback
+def begin_deeper(turn: Turn, ev: EventData) -> None:
+    """Callback: into the deeper questions, where the core showed concern."""
+    turn.s.depth, turn.s.deep_levels = "deep", deeper_levels(turn)
+    turn.s.question_id = next_question_id(turn)
+    turn.note = "questions.deeper"
 
 
 @callback
@@ -82,7 +142,7 @@ def question_text(turn: Turn, message: str) -> str:
     q = turn.c.questions.get(turn.s.question_id or "")
     if q is None:
         return turn.t("question.missing")
-    qs = questions(turn)
+    qs = stage_questions(turn)
     ids = [x.id for x in qs]
     number = ids.index(q.id) + 1 if q.id in ids else len(turn.s.answers) + 1
     level = turn.level(q.level)
@@ -90,7 +150,7 @@ def question_text(turn: Turn, message: str) -> str:
         message,
         number=number,
         total=len(qs),
-        text=turn.c.text_of(q.text, turn.lang, child=turn.child()),
+        text=turn.c.text_of(q.text_for(turn.s.age_band), turn.lang, child=turn.child()),
         level_name=turn.c.local(level.name, turn.lang),
         step_name=turn.step_name(level.step),
     )
@@ -113,7 +173,7 @@ def repair(turn: Turn) -> None:
         turn.s.token = ""
         if turn.s.questionnaire not in turn.c.questionnaires:
             turn.s.questionnaire = None
-            begin_questions(turn)
+            start_questions(turn)
         else:
             turn.s.question_id = next_question_id(turn)
         if turn.s.question_id is None:

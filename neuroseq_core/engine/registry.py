@@ -83,6 +83,8 @@ def check_flow(flow: Flow) -> list[str]:
     for state, ask in flow.asks.items():
         if state not in flow.states:
             problems.append(f"an ask is defined for unknown state '{state}'")
+        if ask.again is not None and ask.again == ask.message:
+            problems.append(f"state '{state}' asks again with the same message")
         if ask.source is not None and ask.source not in SOURCES:
             problems.append(f"state '{state}' takes its choices from unknown source '{ask.source}'")
         for trigger in {ask.trigger_for(o) for o in ask.options if "{choice}" not in ask.trigger}:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from transitions import EventData
 
 from neuroseq_core.domain.effects import SaveProfile
-from neuroseq_core.domain.events import Picture, Reply
+from neuroseq_core.domain.events import Button, Picture, Reply
 from neuroseq_core.domain.models import LEVEL_ORDER, STEP_ORDER, StepId
 from neuroseq_core.domain.recommend import Pick, recommend
 from neuroseq_core.domain.referral import referrals
 from neuroseq_core.domain.scoring import score
 from neuroseq_core.engine.progress import progress_reply
-from neuroseq_core.engine.questions import questions
-from neuroseq_core.engine.registry import callback
+from neuroseq_core.engine.questions import deeper_topic, questions, unanswered
+from neuroseq_core.engine.registry import callback, source
 from neuroseq_core.engine.turn import Turn
 
 MAX_REFERRAL_PROMPTS = 2
@@ -48,7 +49,7 @@ def show_results(turn: Turn, ev: EventData) -> None:
     _summary(turn)
     if turn.s.followup.past:
         progress_reply(turn)
-    suggest(turn, first=True)
+    suggest(turn, first=True, count=1 if turn.s.depth == "core" else 2)
     # One or two gentle prompts, in content order (staff put the most specific first);
     # a wall of referrals would frighten more than help.
     for rule in fired[:MAX_REFERRAL_PROMPTS]:
@@ -60,6 +61,10 @@ def show_more(turn: Turn, ev: EventData) -> None:
     """Callback: the next ideas, or say there are no more."""
     if turn.s.profile is None or not suggest(turn, first=False):
         turn.note = "results.no_more"
+
+
+def _need_words(turn: Turn, needs: Sequence[str]) -> list[str]:
+    return [turn.t(f"need.{n}") for n in needs]
 
 
 def _summary(turn: Turn) -> None:
@@ -89,7 +94,12 @@ def _summary(turn: Turn) -> None:
         "steps": steps,
         "start_step": turn.step_name(p.start_step),
         "start_level": turn.c.local(turn.level(p.start_level).name, turn.lang),
+        "start_band": p.band(p.start_level),
         "start_on_track": p.start_on_track,
+        "known": p.known,
+        "unknown": [turn.c.local(turn.level(lv).name, turn.lang) for lv in p.unknown_levels()],
+        "said": _need_words(turn, list(p.needs)[:2]),
+        "deep": turn.s.depth == "deep",
     }
     picture = Picture(
         steps=[s["name"] for s in steps],
@@ -100,12 +110,17 @@ def _summary(turn: Turn) -> None:
     turn.replies.append(Reply(text=turn.t("results.summary", **ctx), picture=picture, kind="result"))
 
 
-def suggest(turn: Turn, first: bool) -> bool:
+def suggest(turn: Turn, first: bool, count: int = 3) -> bool:
     """Say the next few ideas for the profile (none offered before); False if there are none left."""
     p = turn.s.profile
     assert p is not None
     picks = recommend(
-        p, turn.c.activities.values(), level_steps(turn), turn.filters(), exclude=turn.s.suggested
+        p,
+        turn.c.activities.values(),
+        level_steps(turn),
+        turn.filters(),
+        exclude=turn.s.suggested,
+        count=count,
     )
     if not picks:
         return False
@@ -129,9 +144,24 @@ def _item(turn: Turn, pk: Pick) -> dict[str, Any]:
         step_name=turn.step_name(level.step),
         band=band,
         band_word=turn.t(f"band.{band}"),
+        said=_need_words(turn, pk.answers[:2]),
         rs=rs,
         minutes=a.minutes,
         fits_time=pk.fits_time,
         available=turn.s.minutes,
     )
     return {**turn.brief(a, pk.level), "rs": rs, "fit": fit}
+
+
+@source("results")
+def results_options(turn: Turn, fixed: list[Button]) -> list[Button]:
+    """What next: a closer look (while there are questions left, named by what stood out), then the rest."""
+    out = []
+    for b in fixed:
+        if b.id == "deeper":
+            if not unanswered(turn):
+                continue
+            topic = deeper_topic(turn)
+            b = Button(id=b.id, label=turn.t("results.deeper", topic=topic or ""))
+        out.append(b)
+    return out

@@ -56,7 +56,7 @@ def screen(turn: Turn, raw: str) -> bool:
 def helplines(turn: Turn) -> None:
     """The crisis lines for the user's region (every country's numbers, when it is not known yet)."""
     ctx = safety_context("general", turn.region(), turn.c.regions, turn.lang, turn.s.role)
-    text = turn.c.text("helplines.list", turn.lang, **ctx)
+    text = turn.c.text("helplines.list", turn.words, **ctx)
     turn.replies.append(Reply(text=text, choices=_country_buttons(turn, ctx), kind="safety"))
 
 
@@ -116,26 +116,26 @@ def safety_reply(turn: Turn, verdict: Verdict, count: bool = True) -> None:
     lead = verdict.category or "general"
     speaker = speaker_for(verdict.speaker, turn.s.role)
     ctx = _safety_ctx(turn, lead, speaker, verdict.poisoning)
-    parts = [str(turn.c.text(template_for(lead, speaker), turn.lang, **ctx))]
+    parts = [str(turn.c.text(template_for(lead, speaker), turn.words, **ctx))]
     # (an "also" block whose lines were all shown already renders empty and is left out)
     shown = {line["name"] for line in ctx["lines"]}
     for other in verdict.categories[1:]:  # several at once: each one's lines, none twice
         octx = _safety_ctx(turn, other, speaker, verdict.poisoning, lead=False)
         octx["lines"] = [line for line in octx["lines"] if line["name"] not in shown]
         shown |= {line["name"] for line in octx["lines"]}
-        also = str(turn.c.text("safety.also", turn.lang, **octx)).strip()
+        also = str(turn.c.text("safety.also", turn.words, **octx)).strip()
         if also:
             parts.append(also)
     if count:
         turn.count(f"safety.{lead}")
     if turn.s.role == "educator" and any(c != "medical_emergency" for c in verdict.categories):
-        parts.append(str(turn.c.text("safety.educator", turn.lang, **ctx)))
+        parts.append(str(turn.c.text("safety.educator", turn.words, **ctx)))
     if ctx["numbers"]:  # the country is not known yet: the numbers first, a country one tap away
-        parts.insert(0, str(turn.c.text("safety.numbers", turn.lang, **ctx)))
+        parts.insert(0, str(turn.c.text("safety.numbers", turn.words, **ctx)))
     turn.replies.append(Reply(text="\n\n".join(parts), kind="safety"))
     side_question(
         turn,
-        turn.c.text("safety.after", turn.lang, **ctx),
+        turn.c.text("safety.after", turn.words, **ctx),
         [SAFETY_CONTINUE, SAFETY_STOP],
         before=_country_buttons(turn, ctx),
     )

@@ -17,7 +17,7 @@ from neuroseq_core.content import Content
 from neuroseq_core.content.render import safe
 from neuroseq_core.domain.effects import Count, Effect
 from neuroseq_core.domain.events import Event, Reply, ReplyKind
-from neuroseq_core.domain.models import Activity, Level, Region
+from neuroseq_core.domain.models import Activity, Level, Region, Setting
 from neuroseq_core.domain.recommend import Filters
 from neuroseq_core.domain.session import Session
 from neuroseq_core.engine.registry import FlowModel
@@ -59,6 +59,11 @@ class Turn:
         """The user's language."""
         return self.s.language if self.s.language in self.c.languages.languages else self.c.default_language
 
+    @property
+    def words(self) -> str:
+        """The language the user's messages are worded in: a regional variant where content has one."""
+        return self.c.variant(self.lang, self.s.region)
+
     def child(self) -> Markup:
         """How we speak of the child: their nickname (escaped) or a warm default."""
         if self.s.nickname:
@@ -68,7 +73,7 @@ class Turn:
             if self.s.group == "class"
             else ("child.student" if self.s.role == "educator" else "child.default")
         )
-        return self.c.text(key, self.lang)
+        return self.c.text(key, self.words)
 
     def base_context(self) -> dict[str, Any]:
         """Variables every message may use."""
@@ -84,7 +89,7 @@ class Turn:
 
     def t(self, message_id: str, **context: Any) -> str:
         """Render a message in the user's language with the base context."""
-        return self.c.text(message_id, self.lang, **{**self.base_context(), **context})
+        return self.c.text(message_id, self.words, **{**self.base_context(), **context})
 
     def say(self, message_id: str, kind: ReplyKind = "notice", **context: Any) -> None:
         """Queue a plain message."""
@@ -119,18 +124,25 @@ class Turn:
 
     def filters(self) -> Filters:
         """What the ideas must fit: age band, setting, one child or a class, the time a teacher has."""
-        setting = self.s.setting or ("home" if self.s.role != "educator" else "classroom")
+        p = self.s.profile
         return Filters(
             age_band=self.s.age_band or "",
-            setting=setting,
+            setting=self.setting(),
             group=self.s.group or "one",
             minutes=self.s.minutes,
+            needs=p.needs if p else {},
+            avoid=frozenset(p.avoid) if p else frozenset(),
         )
+
+    def setting(self) -> Setting:
+        """Where the ideas are for: home for carers, the classroom unless a teacher said outdoors."""
+        return self.s.setting or ("home" if self.s.role != "educator" else "classroom")
 
     def brief(self, a: Activity, level_id: str | None = None) -> dict[str, Any]:
         """An activity for a template, in the user's language; its step is that of `level_id`
         (the level it was picked for), else of its first level."""
-        text = a.text.get(self.lang) or a.text[self.c.default_language]
+        setting = "classroom" if self.setting() == "outdoors" else self.setting()
+        text = a.text_for(self.lang, self.c.default_language, setting, self.s.age_band or "")
         level = self.level(level_id or a.levels[0])
         return {
             "id": a.id,
