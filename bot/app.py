@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardMarkup, Message, Update
@@ -23,6 +23,7 @@ from bot.render import answered_text, label_for
 from bot.sender import Sender
 from bot.telegram_events import AddedToGroup, Ignored, Incoming, MemberStatus, map_update
 from neuroseq_core.content.render import to_plain
+from neuroseq_core.domain.clock import utcnow
 from neuroseq_core.domain.events import Choice, Event, Reply
 from neuroseq_core.engine import MENU_COMMANDS
 from neuroseq_core.service.settings import Settings
@@ -62,10 +63,13 @@ class ServiceLike(Protocol):
 class Adapter:
     """Turns updates into service calls and deliveries; remembers which updates failed."""
 
-    def __init__(self, service: ServiceLike, store: Store, sender: Sender) -> None:
+    def __init__(
+        self, service: ServiceLike, store: Store, sender: Sender, clock: Callable[[], dt.datetime] = utcnow
+    ) -> None:
         self.service = service
         self.store = store
         self.sender = sender
+        self.clock = clock  # every event's `now` (the one clock; tests move it)
         self.failed: set[int] = set()  # update ids whose handling raised (for webhook/polling retries)
         self._chat_locks = KeyedLock()
         self._apologised = RecentSet(_APOLOGY_MEMORY)
@@ -76,7 +80,7 @@ class Adapter:
 
     async def dispatch(self, update: Update) -> None:
         """Handle one update fully; raises when the service could not commit it."""
-        action = map_update(update)
+        action = map_update(update, self.clock())
         if isinstance(action, Incoming):
             # The spinner is stopped while the update is handled, not before: one round trip less
             # per press (bench/bench_e2e.py). It is awaited below, so it never outlives the update.
@@ -188,6 +192,7 @@ def build_application(
     retries: int = 4,
     backoff: float = 0.5,
     flush_interval: float = 5.0,
+    clock: Callable[[], dt.datetime] = utcnow,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The Application: our token and base URL, rate limiter, no Updater (we fetch updates ourselves)."""
     builder = (
@@ -206,7 +211,7 @@ def build_application(
     )
     application = builder.build()
     sender = Sender(application.bot, store, retries=retries, backoff=backoff, flush_interval=flush_interval)
-    adapter = Adapter(service, store, sender)
+    adapter = Adapter(service, store, sender, clock)
     application.bot_data[ADAPTER_KEY] = adapter
     application.add_handler(TypeHandler(Update, adapter.on_update))
     application.add_error_handler(adapter.on_error)

@@ -148,7 +148,7 @@ async def running(
     flusher: asyncio.Task[None] | None = None
     retention: asyncio.Task[None] | None = None
     reminders: asyncio.Task[None] | None = None
-    application = build_application(settings, service, store, **app_options)
+    application = build_application(settings, service, store, clock=clock or utcnow, **app_options)
     try:
         try:
             await application.initialize()  # getMe: fails fast on a wrong token

@@ -45,7 +45,7 @@ class Chat:
 
     async def onboard(self) -> None:
         await self.send(Start(now=NOW, language="en"))
-        for pick in ("agree", "caregiver", "uk", "6-11", "skip"):
+        for pick in ("agree", "parent", "6-11"):
             await self.press(pick)
 
     @property
@@ -140,9 +140,9 @@ async def test_reload_swaps_clean_content_and_a_removed_question_is_passed_over(
     path = copy / "questionnaires" / "caregiver.yaml"
     text = path.read_text(encoding="utf-8")
     start = text.index("  - id: c_sleep")
-    end = text.index("  - id: c_eating")
+    end = text.index("  - id: c_senses")
     path.write_text(text[:start] + text[end:], encoding="utf-8")
-    edit(path, "(refusing many foods", "(refusing lots of foods")
+    edit(path, "How often do everyday noises", "How often do everyday sounds")
 
     answer = await Chat(service, ADMIN).send(Command(now=NOW, name="reload"))
     assert "Reloaded" in answer, answer
@@ -150,9 +150,9 @@ async def test_reload_swaps_clean_content_and_a_removed_question_is_passed_over(
 
     # A press on the removed question's buttons is answered kindly, and the next question is asked.
     reply = await caregiver.press("often")
-    assert "refusing lots of foods" in reply
+    assert "How often do everyday sounds" in reply
     session = await load(service, OTHER)
-    assert session.state == "questions" and session.question_id == "c_eating"
+    assert session.state == "questions" and session.question_id == "c_senses"
     assert "c_sleep" not in session.answers
     # And the conversation runs to the end on the new content.
     for _ in range(60):
@@ -160,7 +160,7 @@ async def test_reload_swaps_clean_content_and_a_removed_question_is_passed_over(
             break
         await caregiver.press(caregiver.option_ids[0])
         session = await load(service, OTHER)
-    assert session.state == "results" and session.profile is not None
+    assert session.state == "region" and session.profile is not None  # the ideas, then where we are
 
 
 async def test_admin_commands_do_not_exist_for_anyone_else(copy: Path) -> None:
@@ -219,20 +219,18 @@ async def test_reload_and_stats_through_telegram(api, copy: Path) -> None:
         assert f"messages/en/main.yaml:{line}" in refused.text
 
         parent.press(0)  # the caregiver goes on, on the old content
-        region = await parent.wait_for_keyboard(timeout=10)
-        assert "helplines" in region.text
+        age = await parent.wait_for_keyboard(timeout=10)
+        assert "How old is your child?" in age.text
 
         edit(copy / "messages" / "en" / "main.yaml", "role.question: {{ Who", "role.question: Who")
-        edit(copy / "messages" / "en" / "main.yaml", "only helps me show", "only helps me to show")
+        edit(copy / "messages" / "en" / "main.yaml", "How old is {{ child }}?", "How old is {{ child }} now?")
         admin.send_command("reload")
         await admin.wait_for_message(lambda m: "Reloaded" in m.text, timeout=10)
-        assert holder.current is not None and "only helps me to show" in holder.current.template(
-            "region.question", "en"
-        )
+        assert holder.current is not None and "now?" in holder.current.template("age_band.question", "en")
 
         parent.send_command("help")
         again = await parent.wait_for_keyboard(timeout=10)
-        assert "only helps me to show" in again.text  # the new content, the same conversation
+        assert "How old is your child now?" in again.text  # the new content, the same conversation
 
         admin.send_command("stats")
         stats = await admin.wait_for_message(lambda m: "Anonymous counts" in m.text, timeout=10)

@@ -13,25 +13,26 @@ def db_env(tmp_path):
 
 
 def test_console_whole_conversation_through_a_pipe(db_env):
-    typed = ["1", "1", "United Kingdom", "2", "Pip"] + ["3"] * 40 + ["More ideas"]
+    typed = ["1", "1", "6–11 years"] + ["3"] * 5 + ["United Kingdom", "More ideas", "1", "Pip"] + ["3"] * 20
     out = run_cli(["console", "--user", "pipe"], "\n".join(typed) + "\n", db_env)
     assert out.returncode == 0, out.stderr
     text = out.stdout
-    assert "Shall we begin?\n  1) Yes, let's begin\n  2) Not now" in text
-    assert "  1) Rarely" in text
+    assert "Shall we begin?\n  1) Yes, let's begin\n  2) Not now\n  3) Español" in text
+    assert "  1) Rarely" in text and "1 of 5" in text
     assert "Start with Regulate" in text
-    assert "Ideas to try" in text and "A few more ideas" in text
+    assert "A first idea to try" in text and "A few more ideas" in text
+    assert "A few more questions" in text and "Pip" in text
     assert "Traceback" not in out.stderr
 
 
 def test_console_end_of_input_exits_cleanly_and_resumes_after_restart(db_env):
-    first = run_cli(["console", "--user", "resume"], "1\n1\n1\n1\nKit\n2\n3\n", db_env)
+    first = run_cli(["console", "--user", "resume"], "1\n1\n9\n2\n3\n", db_env)
     assert first.returncode == 0, first.stderr
-    assert "2 of" in first.stdout and "3 of" in first.stdout
+    assert "9 years old" in first.stdout  # at the age question a typed number is an age
+    assert "2 of 5" in first.stdout and "3 of 5" in first.stdout
     second = run_cli(["console", "--user", "resume"], "", db_env)
     assert second.returncode == 0, second.stderr
-    assert "Welcome back" in second.stdout and "3 of" in second.stdout
-    assert "Kit" in second.stdout
+    assert "Welcome back" in second.stdout and "3 of 5" in second.stdout
 
 
 def test_console_survives_hostile_input(db_env):

@@ -170,3 +170,49 @@ def test_forbidden_claims_allow_the_disclaimer():
         "developmental age",
     ]
     assert forbidden_claims("This isn’t a diagnosis or an assessment.") == []
+
+
+def test_an_idea_shown_at_home_may_not_speak_of_a_class(copy):
+    # The base wording of an idea offered at home and in class: a class word is refused (its
+    # classroom variant is where that belongs).
+    path = copy / "activities" / "regulate.yaml"
+    line = edit(
+        path, r'- "Sip slowly and notice the cold\."', '- "In class, sip slowly and notice the cold."'
+    )
+    assert_caught(copy, "activities/regulate.yaml", None, "'water-break' (en) is shown to 6-11 in home")
+    assert line > 0
+
+
+def test_a_teenager_is_never_asked_about_shoes_on(copy):
+    # The 12-18 wording of a question may not speak to a teenager as to a toddler.
+    path = copy / "questionnaires" / "caregiver.yaml"
+    edit(path, r"like getting up on time or getting ready to leave\?", 'like \\"shoes on\\"?')
+    bad = errors_of(copy)
+    assert any("'c_simple_requests' (en) is asked about 12-18" in e and "shoes on" in e for e in bad), bad[:5]
+    # ...while the base wording, for younger children, may.
+    assert not any("'c_simple_requests' (en) is asked about 3-5" in e for e in bad)
+
+
+def test_spanish_outside_spain_has_no_vosotros_and_spain_may_keep_its_own(copy):
+    edit(
+        copy / "messages" / "es" / "main.yaml",
+        r"^cancel\.done: \"En pausa\.",
+        'cancel.done: "Vosotros estáis en pausa.',
+    )
+    bad = errors_of(copy)
+    assert any("message 'cancel.done' uses Spain-only Spanish" in e and "estais" in e for e in bad), bad[:5]
+
+
+def test_spains_own_wording_is_allowed_in_es_es(copy):
+    (copy / "messages" / "es-ES" / "extra.yaml").write_text(
+        'cancel.done: "Pausado. Os guardo las respuestas."\n', "utf-8"
+    )
+    content, errors = load_content(copy)
+    assert content is not None, [str(e) for e in errors if not e.warning][:5]
+    assert "Os guardo" in content.template("cancel.done", "es-ES")
+    assert "Os guardo" not in content.template("cancel.done", "es")
+
+
+def test_a_regional_variant_must_reword_an_existing_message(copy):
+    (copy / "messages" / "es-ES" / "extra.yaml").write_text('nothing.here: "Hola"\n', "utf-8")
+    assert_caught(copy, "messages/es-ES/extra.yaml", 1, "rewords nothing")

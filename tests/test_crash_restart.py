@@ -58,7 +58,7 @@ async def test_sigkill_mid_conversation_then_resume(tmp_path):
         try:
             user.send_command("start")
             await user.wait_for_keyboard(timeout=30)
-            for pick in ("agree", "caregiver", "uk", "6-11", "skip"):
+            for pick in ("agree", "parent", "6-11"):
                 await press_and_wait(user, pick)
             for _ in range(4):
                 await press_and_wait(user, option_ids(user.last_keyboard())[2])
@@ -89,7 +89,7 @@ async def test_sigkill_mid_conversation_then_resume(tmp_path):
             assert sum("Start with" in t or "Thank you" in t for t in texts) >= 1
             # Exactly one reply per question: no question was sent twice.
             questions = [t for t in texts if re.search(r"\b\d+ of \d+\b", t.splitlines()[0])]
-            assert len(questions) >= 10, texts  # the questions were found, so the check below means something
+            assert len(questions) >= 5, texts  # the questions were found, so the check below means something
             assert len(questions) == len(set(questions))
         except AssertionError:
             proc.send_signal(signal.SIGTERM)

@@ -17,20 +17,50 @@ def test_welcome_carries_the_honest_disclaimer(content):
     assert "not a diagnosis" in d.text and "not an emergency service" in d.text
     assert "not affiliated" in d.text
     assert d.session.state == "consent"
-    assert [b.id for b in d.last.choices] == ["agree", "decline"]
+    assert [b.id for b in d.last.choices] == ["agree", "decline", "language:es"]
+    assert d.last.choices[-1].label == "Español"  # someone who reads no English finds their language
 
 
-def test_caregiver_path_visits_every_onboarding_state(content):
+def _taps_to_first_idea(d: Driver, role: str, age: str = "6-11") -> int:
+    taps = 0
+    for pick in ("agree", role, age):
+        d.press_id(pick)
+        taps += 1
+    while d.session.state == "questions":
+        d.press(2)
+        taps += 1
+    assert any(r.kind == "result" and "to try" in r.text for r in d.replies)
+    return taps
+
+
+@pytest.mark.parametrize("role", ["parent", "foster", "student", "class"])
+def test_a_first_idea_within_eight_taps_of_start(content, role):
+    d = Driver(content)
+    assert _taps_to_first_idea(d, role) <= 8
+    assert d.session.state == "region"  # where we are: asked once, after the first idea
+    assert "helplines" in d.last.text
+
+
+def test_caregiver_path_visits_every_state_of_the_journey(content):
     d = Driver(content)
     seen = [d.session.state]
-    for pick in ("agree", "caregiver", "uk", "3-5"):
+    for pick in ("agree", "parent", "3-5"):
         d.press_id(pick)
         seen.append(d.session.state)
-    assert seen == ["consent", "role", "region", "age_band", "nickname"]
+    assert seen == ["consent", "role", "age_band", "questions"]
+    assert d.session.questionnaire == "caregiver" and d.session.carer == "parent"
+    assert "1 of 5" in d.text  # the core: five questions
+    d.answer_core(1)
+    assert d.session.state == "region"
+    d.press_id("uk")
+    assert d.session.state == "results" and d.session.region == "uk"
+    assert d.last.choices[0].id == "deeper"
+    d.press_id("deeper")
+    assert d.session.state == "nickname"
     d.type("Bee")
     assert d.session.nickname == "Bee" and d.session.state == "questions"
-    assert d.session.questionnaire == "caregiver"
-    assert "Bee" in d.text
+    assert d.session.depth == "deep" and "Bee" in d.text
+    assert "A few more questions" in d.text
 
 
 def test_educator_class_path_skips_nickname_and_uses_class_questions(content):
@@ -38,7 +68,11 @@ def test_educator_class_path_skips_nickname_and_uses_class_questions(content):
     d.onboard_educator(group="class", minutes="2")
     assert d.session.state == "questions"
     assert d.session.questionnaire == "educator_class"
+    d.answer_all(1)
+    assert d.session.state == "results"
+    d.deeper(1)  # a closer look asks the teacher's time and place first
     assert d.session.minutes == 2 and d.session.setting == "classroom" and d.session.nickname is None
+    assert d.session.state == "results"
 
 
 def test_educator_student_path(content):
@@ -211,15 +245,18 @@ def test_delete_keep_erases_nothing(content):
 def test_results_show_summary_picture_suggestions_and_next(content):
     d = Driver(content)
     d.onboard_caregiver()
-    d.answer_all(3)
+    d.answer_core(3)
     kinds = [r.kind for r in d.replies]
     assert kinds[0] == "result" and d.replies[0].picture is not None
     assert "Start with Regulate" in d.text
-    assert "Ideas to try" in d.text
+    assert "A first idea to try" in d.text and "Why this one: you told me" in d.text
     assert d.session.profile.start_step == "regulate"
-    assert len(d.session.suggested) == 3
+    assert len(d.session.suggested) == 1  # one idea first; the rest a tap away
     assert SaveProfile() in d.effects
-    assert [b.id for b in d.last.choices] == ["more", "plan", "checkin", "handover", "restart"]
+    d.press_id("uk")
+    ids = [b.id for b in d.last.choices]
+    assert ids == ["deeper", "more", "plan", "checkin", "handover", "restart"]
+    assert d.last.choices[0].label.startswith("Tell me more:")
 
 
 def test_more_ideas_never_repeat(content):
@@ -235,12 +272,26 @@ def test_more_ideas_never_repeat(content):
 def test_all_steady_starts_at_regulate_with_one_relate_idea(content):
     d = Driver(content)
     d.onboard_caregiver()
-    d.answer_all(0)
+    d.answer_core(0)
     p = d.session.profile
     assert p.start_on_track and p.start_step == "regulate"
+    assert "Nothing you told me stands out" in d.text and "fairly steady" not in d.text
+    d.press_id("uk")
+    d.press_id("more")
     steps = [content.activities[a].levels for a in d.session.suggested]
-    assert len(steps) == 4
+    assert len(steps) == 6  # a first idea and one from the next step up; then three more and one up
     assert "relational" in steps[-1]
+
+
+def test_not_sure_everywhere_never_reassures(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    while d.session.state == "questions":
+        d.press_id("skip")
+    assert "There isn't enough to go on yet" in d.text
+    assert "looks steady" not in d.text and "Nothing you told me stands out" not in d.text
+    d.press_id("uk")
+    assert d.last.choices[0].id == "deeper" and d.last.choices[0].label == "A closer look"
 
 
 def test_session_round_trips_through_json_at_every_state(content):
@@ -249,9 +300,12 @@ def test_session_round_trips_through_json_at_every_state(content):
     d.answer_all([0, 1, 2, 3])
     d.press_id("more")
     d.type("/cancel")
+    d.type("/start")
+    d.deeper(1)
     e = Driver(content)
     e.onboard_educator(group="class")
     e.answer_all(1)
+    e.deeper(1)
     states = set()
     for s in d.history + e.history:
         again = Session.from_json(s.to_json())
@@ -266,7 +320,6 @@ def test_session_round_trips_through_json_at_every_state(content):
         "questions",
         "results",
         "paused",
-        "group",
         "minutes",
         "setting",
     } <= states
@@ -312,25 +365,12 @@ def test_engine_does_not_mutate_its_input(content):
         "I can't cope anymore, I'm going to hurt him",
     ],
 )
-@pytest.mark.parametrize("where", ["consent", "age_band", "nickname", "questions", "results", "paused"])
+@pytest.mark.parametrize(
+    "where", ["consent", "age_band", "questions", "region", "results", "nickname", "paused"]
+)
 def test_danger_is_answered_first_in_every_state_and_nothing_is_lost(content, message, where):
     d = Driver(content)
-    path = {
-        "consent": [],
-        "age_band": ["agree", "caregiver", "uk"],
-        "nickname": ["agree", "caregiver", "uk", "6-11"],
-        "questions": ["agree", "caregiver", "uk", "6-11", "skip"],
-    }
-    if where in path:
-        for pick in path[where]:
-            d.press_id(pick)
-    else:
-        d.onboard_caregiver()
-        if where == "results":
-            d.answer_all(1)
-        else:
-            d.press(1)
-            d.type("/cancel")
+    d.reach(where)
     before = d.session.model_copy(deep=True)
     d.type(message)
     assert d.replies[0].kind == "safety"
@@ -359,7 +399,7 @@ def test_educators_also_get_the_safeguarding_prompt(content):
 
 def test_helplines_command_shows_the_region_lines(content):
     d = Driver(content)
-    d.onboard_caregiver(region="us")
+    d.reach("results", "us")
     d.type("/helplines")
     assert "988" in d.text
     assert d.replies[-1].choices  # and the question again
@@ -372,12 +412,12 @@ def test_back_walks_into_onboarding_and_forward_again_keeps_answers(content):
     d.type("/back")
     assert d.session.state == "questions" and d.session.answers == {}
     d.type("/back")
-    assert d.session.state == "nickname"
-    d.type("/back")
     assert d.session.state == "age_band"
+    d.type("/back")
+    assert d.session.state == "role"
+    d.press_id("foster")
     d.press_id("6-11")
-    d.press_id("skip")
-    assert d.session.age_band == "6-11" and d.session.state == "questions"
+    assert d.session.age_band == "6-11" and d.session.state == "questions" and d.session.carer == "foster"
     d.type("/cancel")
     d.type("/back")
     assert "nothing to go back to" in d.text

@@ -76,7 +76,7 @@ def test_side_trips_return_where_they_started(content: Content):
     d.press_id("stop")
     assert d.session.state == "results"  # paused is not a place a check-in returns to
     assert "Check-ins stopped." in d.text
-    assert d.last is not None and [b.id for b in d.last.choices][:2] == ["more", "plan"]
+    assert d.last is not None and [b.id for b in d.last.choices][:3] == ["deeper", "more", "plan"]
     last_question = d.session.history[-1].removeprefix("q:")
     d.type("/back")  # from the results, /back undoes the last answer
     assert d.session.state == "questions" and d.session.question_id == last_question

@@ -67,7 +67,7 @@ def onboarding_or_worried(ids: list[str]) -> str:
     """The onboarding choice, or the most worried answer to a question (not "skip")."""
     if ids == ["skip"]:
         return "skip"  # the optional nickname
-    return next((i for i in ("agree", "caregiver", "uk", "6-11") if i in ids), ids[-2])
+    return next((i for i in ("agree", "parent", "uk", "6-11") if i in ids), ids[-2])
 
 
 def count(user: FakeUser, words: str) -> int:
@@ -116,7 +116,7 @@ async def test_a_checkin_due_while_the_bot_was_down_is_sent_once_after_restart(c
             assert count(user, CHECKING_IN) == 1
             # The check-in adapts: "it didn't help" brings gentler, regulating ideas, then a new offer.
             await press(user, "not")
-            assert any("one step lower" in m.text for m in user.messages)
+            assert any("one step lower" in m.text or "a different kind" in m.text for m in user.messages)
             assert option_ids(user.last_keyboard()) == ["1", "3", "7", "no"]
         await store.close()
 
@@ -184,8 +184,13 @@ async def test_help_now_plan_handover_and_progress_through_telegram(content, db,
             note = next(m for m in user.messages if "A note about" in m.text)
             assert "not a diagnosis" in note.text and "What to avoid" in note.text
 
+            user.send_command("progress")  # too soon: change takes a few weeks to show
+            await user.wait_for_message(lambda m: "about two weeks after" in m.text, timeout=10)
+            clock.advance(days=15)
             user.send_command("progress")
-            keyboard = await user.wait_for_keyboard(timeout=10)
+            keyboard = await user.wait_for_message(
+                lambda m: "1 of 5" in m.text and bool(m.keyboard), timeout=10
+            )
             for _ in range(60):
                 if "handover" in option_ids(keyboard):
                     break

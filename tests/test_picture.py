@@ -105,4 +105,3 @@ def test_the_font_is_shipped_and_draws_every_picture_label_in_every_language(con
             drawn.append(str(content.text(mid, lang, child="Sam")))
     missing = {text: sorted(missing_glyphs(text)) for text in drawn if missing_glyphs(text)}
     assert missing == {}
-

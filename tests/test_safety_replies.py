@@ -49,7 +49,14 @@ def test_both_tiers_in_every_state(content: Content, state: str) -> None:
     d = _driver_in(content, state)
     d.type(CLEAR)
     assert any(r.kind == "safety" for r in d.replies)
-    assert "999" in _safety_text(d) or state in ("consent", "role", "age_band", "questions", "region", "paused")
+    assert "999" in _safety_text(d) or state in (
+        "consent",
+        "role",
+        "age_band",
+        "questions",
+        "region",
+        "paused",
+    )
     assert d.session.state == state  # the conversation waits where it was
     d = _driver_in(content, state)
     d.type(POSSIBLE)

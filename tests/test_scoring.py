@@ -80,7 +80,13 @@ def test_the_answers_say_what_is_needed_and_what_to_keep_away():
     qs = [
         Question(id="sleep", level="sensory", text={"en": "?"}, options=OPTS, needs=["sleep"]),
         Question(id="noise", level="sensory", text={"en": "?"}, options=OPTS, needs=["senses", "alarm"]),
-        Question(id="touch", level="relational", text={"en": "?"}, options=[*OPTS[:2], touchy], needs=["connection"]),
+        Question(
+            id="touch",
+            level="relational",
+            text={"en": "?"},
+            options=[*OPTS[:2], touchy],
+            needs=["connection"],
+        ),
     ]
     p = score(qs, {"sleep": "o3", "noise": "o1", "touch": "flinch"}, BAND, STEPS)
     assert list(p.needs) == ["connection", "sleep", "senses", "alarm"]  # strongest first

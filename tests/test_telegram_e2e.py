@@ -61,8 +61,11 @@ def service(store, content: Content):
     return Service(store, ContentHolder(content))
 
 
-async def converse(api: FakeBotAPI, user: FakeUser, choose, nickname: str | None = None) -> dict:
-    """Run /start to the first result; choose(ids, step) picks an option id for each question."""
+async def converse(
+    api: FakeBotAPI, user: FakeUser, choose, nickname: str | None = None, deeper: bool = False
+) -> dict:
+    """Run /start to the first result (and, with `deeper`, through a closer look to the next one);
+    choose(ids, step) picks an option id for each question."""
     user.send_command("start")
     pressed: list[tuple[BotMessage, str]] = []
     photos: list[BotMessage] = []
@@ -71,8 +74,12 @@ async def converse(api: FakeBotAPI, user: FakeUser, choose, nickname: str | None
         photos += [m for m in user.messages if m.is_photo and m not in photos]
         ids = option_ids(question)
         if photos and END_OPTIONS <= set(ids):
-            break
-        if ids == ["skip"] and nickname is not None:
+            if not deeper or "deeper" not in ids:
+                break
+            deeper = False
+            user.press(ids.index("deeper"), question)  # a closer look: time, place, nickname, more questions
+            pressed.append((question, question.labels[ids.index("deeper")]))
+        elif ids == ["skip"] and nickname is not None:
             user.send_text(nickname)  # the optional free-text question: type instead of skipping
         else:
             chosen = choose(ids, step)
@@ -123,7 +130,7 @@ async def check_conversation(api: FakeBotAPI, store, user: FakeUser, result: dic
 async def test_caregiver_pressing_the_first_option_everywhere(api, store, service):
     async with polling_bot(api, store, service):
         user = api.user(1001)
-        result = await converse(api, user, prefer("agree", "caregiver"))
+        result = await converse(api, user, prefer("agree", "parent"))
         await check_conversation(api, store, user, result)
 
 
@@ -131,7 +138,7 @@ async def test_educator_on_a_varied_path_with_a_typed_nickname(api, store, servi
     async with polling_bot(api, store, service):
         user = api.user(1002, language_code="en")
         nickname = "Jo&Sam <b>"  # must come back escaped, or Telegram would refuse the message
-        result = await converse(api, user, varied("agree", "educator", "one"), nickname=nickname)
+        result = await converse(api, user, varied("agree", "student"), nickname=nickname, deeper=True)
         await check_conversation(api, store, user, result)
         everything = "\n".join(m.text for m in user.messages)
         assert nickname in everything  # shown as typed: escaped in HTML, never read as markup
@@ -193,9 +200,11 @@ async def test_safety_tiers_through_telegram(api, store, service):
         user.press(0, consent)
         role = await user.wait_for_keyboard(timeout=10)
         user.press(0, role)
-        region = await user.wait_for_keyboard(timeout=10)
-        user.press(option_ids(region).index("uk"), region)
-        await user.wait_for_keyboard(timeout=10)
+        age = await user.wait_for_keyboard(timeout=10)
+        user.send_text("7")  # typed: an age, not the 7th button
+        await user.wait_for_message(lambda m: "7 years old" in m.text, timeout=10)
+        question = await user.wait_for_keyboard(timeout=10)
+        assert "1 of 5" in question.text and age.text.startswith("How old")
         user.send_text("i dont know how much longer i can do this")
         question = await user.wait_for_message(
             lambda m: "danger right now" in m.text and bool(m.keyboard), timeout=10
@@ -210,7 +219,8 @@ async def test_safety_tiers_through_telegram(api, store, service):
         )
         user.press(0, question)
         help_reply = await user.wait_for_message(lambda m: "reached your limit" in m.text, timeout=10)
-        assert "Samaritans" in help_reply.text
+        # Where they are is asked after the first ideas: until then, every country's number first.
+        assert help_reply.text.startswith("Emergency numbers") and "999" in help_reply.text
         # Free text that is neither a button nor danger: a real answer with a way to help.
         user.send_text("my son likes trains")
         answer = await user.wait_for_message(lambda m: "only answer with the buttons" in m.text, timeout=10)

@@ -85,7 +85,7 @@ async def converse(
         ids = option_ids(question)
         if {"more", "restart"} <= set(ids):
             break
-        onboarding = {"agree", "caregiver", "uk", "6-11", "skip"}
+        onboarding = {"agree", "parent", "uk", "6-11"}
         pick = next((i for i in ids if i in onboarding), None) or ids[(seed + step) % max(1, len(ids) - 1)]
         presses.append(pick)
         data = next(

@@ -74,15 +74,18 @@ def run_script(script: dict[str, Any], content: Content, file: str = "<script>")
             result.failures.append(f"{where}: a turn must be a mapping with `user:`")
             continue
         if "answer_all" in turn:
+            # Answer every question of this stage with the same button; what the bot must say is
+            # checked on the replies to the last answer (where the questions end).
             pick = str(turn["answer_all"])
+            replies = []
             for _ in range(200):
                 if session.state != "questions":
                     break
-                send(pick)
+                replies = send(pick)
             if session.state == "questions":
                 result.failures.append(f"{where}: the questions never ended")
-            continue
-        replies = send(str(turn.get("user", "")))
+        else:
+            replies = send(str(turn.get("user", "")))
         texts = [to_plain(r.text) for r in replies]
         joined = "\n".join(texts)
         for want in _as_list(turn.get("bot")):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from jinja2 import TemplateError
 from markupsafe import Markup
 
+from neuroseq_core.content.check_style import check_style
 from neuroseq_core.content.check_words import (
     BUTTON_MAX,
     claims,
@@ -52,6 +53,7 @@ def check_content(c: Content) -> list[ContentError]:
         dialog_messages,
         claims,
         translations,
+        check_style,
     ):
         out.extend(fn(c))
     return out

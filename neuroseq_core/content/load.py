@@ -31,6 +31,7 @@ from neuroseq_core.domain.models import (
     Questionnaire,
     ReferralRule,
     Sequence,
+    StyleWords,
     TypedWords,
 )
 from neuroseq_core.safety import SafetyScreen
@@ -173,6 +174,11 @@ def load_content(root: Path | None = None) -> tuple[Content | None, list[Content
         checked = validate(TypedWords, raw, "typed.yaml", errors) if raw is not None else None
         typed = checked or typed
 
+    style = StyleWords()
+    if (root / "style.yaml").exists():
+        raw = _read(root, "style.yaml", errors)
+        style = (validate(StyleWords, raw, "style.yaml", errors) if raw is not None else None) or style
+
     messages: dict[str, dict[str, str]] = {}
     message_sources: dict[tuple[str, str], MessageSource] = {}
     if not (root / "messages").is_dir():
@@ -226,6 +232,7 @@ def load_content(root: Path | None = None) -> tuple[Content | None, list[Content
         help_now=help_now,
         dose_points=dose_points,
         typed=typed,
+        style=style,
         sources=collect.sources,
     )
     problems = check_content(content)

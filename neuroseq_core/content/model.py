@@ -25,6 +25,7 @@ from neuroseq_core.domain.models import (
     ReferralRule,
     Region,
     Sequence,
+    StyleWords,
     TypedWords,
 )
 from neuroseq_core.safety import SafetyScreen
@@ -70,6 +71,7 @@ class Content:
     help_now: dict[str, HelpNowLook] = field(default_factory=dict)
     dose_points: dict[str, DosePoint] = field(default_factory=dict)
     typed: TypedWords = field(default_factory=TypedWords)
+    style: StyleWords = field(default_factory=StyleWords)
     warnings: list[ContentError] = field(default_factory=list)
     sources: dict[str, tuple[str, int]] = field(default_factory=dict)  # "kind:id" -> (file, line)
 

@@ -312,3 +312,13 @@ class TypedWords(Strict):
     choices: dict[str, dict[str, list[str]]] = Field(default_factory=dict)  # button id -> language -> words
     languages: dict[str, list[str]] = Field(default_factory=dict)  # language -> words that switch to it
     panic: dict[str, list[str]] = Field(default_factory=dict)  # language -> words of a hard moment
+
+
+class StyleWords(Strict):
+    """Words that do not fit a reader (content/style.yaml), enforced by the content check."""
+
+    settings: dict[Setting, dict[str, list[str]]] = Field(
+        default_factory=dict
+    )  # setting -> language -> words
+    ages: dict[str, dict[str, list[str]]] = Field(default_factory=dict)  # age band -> language -> words
+    spanish: list[str] = Field(default_factory=list)

@@ -24,9 +24,9 @@ MAX_CHECKINS = 10  # check-in outcomes kept for the handover note
 
 
 def tried(turn: Turn) -> list[Activity]:
-    """The ideas a check-in asks about: the last ones offered (up to three)."""
-    ids = turn.s.followup.checkin_ids or turn.s.suggested[:3]
-    return [turn.c.activities[i] for i in ids if i in turn.c.activities]
+    """The idea a check-in asks about: one at a time, the first of the last ones offered."""
+    ids = turn.s.followup.checkin_ids or turn.s.suggested[:1]
+    return [turn.c.activities[i] for i in ids if i in turn.c.activities][:1]
 
 
 def on_due(turn: Turn, ev: Due) -> None:
@@ -119,4 +119,7 @@ def rate_checkin(turn: Turn, ev: EventData) -> None:
         if a.id not in turn.s.suggested:
             turn.s.suggested.append(a.id)
     turn.s.followup.checkin_ids = [a.id for a in ideas] or [a.id for a in done]
-    turn.say(f"checkin.reply.{outcome}", kind="result", items=[turn.brief(a) for a in ideas])
+    at_bottom = turn.s.profile is not None and turn.s.profile.start_level == "sensory"
+    turn.say(
+        f"checkin.reply.{outcome}", kind="result", items=[turn.brief(a) for a in ideas], at_bottom=at_bottom
+    )

@@ -72,7 +72,7 @@ def on_choice(turn: Turn, option_id: str, token: str | None) -> None:
     if option_id.startswith(account.LANGUAGE):
         account.switch_language(turn, option_id.removeprefix(account.LANGUAGE))
         return
-    if option_id == now.NOW_OPEN:
+    if option_id == safety.NOW_OPEN:
         now.help_now(turn)
         return
     if option_id == safety.SAFETY_STOP:
@@ -137,7 +137,7 @@ def on_text(turn: Turn, raw: str) -> None:
         return
     if sounds_like_a_hard_moment(turn, raw):
         # A hard moment right now: help first, one tap away; the question waits.
-        side_question(turn, turn.t("reprompt.hard_moment"), [now.NOW_OPEN])
+        side_question(turn, turn.t("reprompt.hard_moment"), [safety.NOW_OPEN])
         prompt(turn)
         return
     # Words we cannot act on are still heard: say so, and show where help is.

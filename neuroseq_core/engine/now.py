@@ -11,8 +11,6 @@ from neuroseq_core.engine.asking import prompt
 from neuroseq_core.engine.registry import callback, source
 from neuroseq_core.engine.turn import Turn
 
-NOW_OPEN = "now.open"  # the "Help right now" button offered beside a question in a hard moment
-
 
 def help_now(turn: Turn) -> None:
     """/now: how does the child look right now?"""

@@ -51,8 +51,12 @@ def handover(turn: Turn) -> None:
         return
     titles = {a.id: turn.brief(a)["title"] for a in offered(turn)}
     checkins = turn.s.followup.checkins
-    worked = [i for c in checkins if c.outcome in ("worked", "partly") for i in c.ids]
-    helps = [titles[i] for i in dict.fromkeys(worked) if i in titles] or list(titles.values())[:3]
+    latest: dict[str, str] = {}  # each idea's latest outcome: a later check-in overrules an earlier one
+    for c in checkins:
+        latest.update(dict.fromkeys(c.ids, c.outcome))
+    # "What helps" says only what a check-in said helped; the rest is "what we are trying".
+    helps = [titles[i] for i, outcome in latest.items() if outcome == "worked" and i in titles]
+    trying = [title for i, title in titles.items() if i not in latest][:3]
     tried = [
         {
             "on": c.on.isoformat(),
@@ -69,6 +73,8 @@ def handover(turn: Turn) -> None:
         age_band=turn.c.local(band.label, turn.lang) if band else "",
         start_step=turn.step_name(p.start_step),
         helps=helps,
+        trying=trying,
+        who=turn.t("handover.who", nickname=turn.s.nickname or ""),
         avoid=turn.t(f"handover.avoid.{p.start_step}"),
         tried=tried,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 from transitions import EventData
@@ -15,12 +16,19 @@ from neuroseq_core.engine.registry import callback
 from neuroseq_core.engine.turn import Turn
 
 MAX_PAST = 6  # earlier results kept for progress (bands and a date only)
+PROGRESS_NOT_BEFORE = dt.timedelta(days=14)  # change takes weeks: asking again sooner says little
 
 
 def progress(turn: Turn) -> None:
-    """/progress: answer the questions again (same child, same setting) to see the change."""
+    """/progress: answer the core questions again (same child, same setting) to see the change;
+    no sooner than two weeks after the last time."""
     if turn.s.profile is None or turn.s.completed_at is None:
         prompt(turn, "progress.none")
+        return
+    wait = turn.s.completed_at + PROGRESS_NOT_BEFORE - turn.event.now
+    if wait > dt.timedelta(0):
+        turn.say("progress.too_soon", days=max(1, wait.days + (1 if wait.seconds else 0)))
+        prompt(turn)
         return
     turn.fire("answer_again")
     turn.count("progress.started")

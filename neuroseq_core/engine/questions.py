@@ -72,13 +72,23 @@ def unanswered(turn: Turn) -> list[Question]:
     return [q for q in qs if not core(q) and q.id not in turn.s.answers]
 
 
+MAX_DEEPER_LEVELS = 2  # a closer look asks about one or two levels at a time (about 6-8 questions)
+
+
 def deeper_levels(turn: Turn) -> list[LevelId]:
-    """Where a closer look helps: the levels with questions left whose answers showed concern or were
-    skipped; if none did, every level with questions left."""
+    """Where a closer look helps, bottom-up: the levels with questions left whose answers showed the
+    most concern (or were skipped), at most two at a time; if none did, the lowest levels left."""
     left = [lv for lv in LEVEL_ORDER if any(q.level == lv for q in unanswered(turn))]
     p = turn.s.profile
+    rank = {"more_support": 0, "some_support": 1, "unknown": 2, "on_track": 3}
     worried = [lv for lv in left if p is not None and p.band(lv) != "on_track"]
-    return worried or left
+    if p is not None and worried:
+        # The starting level first (the bottom-up rule), then the most worrying of the others.
+        chosen = sorted(
+            worried, key=lambda lv: (lv != p.start_level, rank[p.band(lv)], LEVEL_ORDER.index(lv))
+        )
+        return sorted(chosen[:MAX_DEEPER_LEVELS], key=LEVEL_ORDER.index)
+    return left[:MAX_DEEPER_LEVELS]
 
 
 def deeper_topic(turn: Turn) -> str | None:

@@ -63,6 +63,16 @@ def show_more(turn: Turn, ev: EventData) -> None:
         turn.note = "results.no_more"
 
 
+def said_at(turn: Turn, levels: Sequence[str]) -> list[str]:
+    """What the answers at these levels said a child needs, most worrying first (each need once)."""
+    found: list[tuple[int, int, str]] = []
+    for i, q in enumerate(questions(turn)):
+        chosen = next((o for o in q.options if o.id == turn.s.answers.get(q.id)), None)
+        if q.level in levels and chosen is not None and chosen.concern > 0 and q.needs:
+            found.append((-chosen.concern, i, q.needs[0]))
+    return list(dict.fromkeys(need for _c, _i, need in sorted(found)))
+
+
 def _need_words(turn: Turn, needs: Sequence[str]) -> list[str]:
     return [turn.t(f"need.{n}") for n in needs]
 
@@ -98,7 +108,9 @@ def _summary(turn: Turn) -> None:
         "start_on_track": p.start_on_track,
         "known": p.known,
         "unknown": [turn.c.local(turn.level(lv).name, turn.lang) for lv in p.unknown_levels()],
-        "said": _need_words(turn, list(p.needs)[:2]),
+        "said": _need_words(
+            turn, said_at(turn, [lv.id for lv in turn.c.sequence.levels if lv.step == p.start_step])[:2]
+        ),
         "deep": turn.s.depth == "deep",
     }
     picture = Picture(

@@ -12,6 +12,7 @@ from neuroseq_core.content.resources import safety_context
 from neuroseq_core.domain.events import Button, Reply
 from neuroseq_core.domain.session import SafetyMemory
 from neuroseq_core.engine.asking import prompt, side_question
+from neuroseq_core.engine.matching import sounds_like_a_hard_moment
 from neuroseq_core.engine.turn import Turn
 from neuroseq_core.safety import Verdict
 from neuroseq_core.safety.reply import audience_for, lines_category, recent, speaker_for, template_for
@@ -21,6 +22,7 @@ SAFETY_STOP = "safety.stop"
 SAFETY_YES = "safety.check.yes"
 SAFETY_NO = "safety.check.no"
 SAFETY_REGION = "safety.region."  # + a region id: that country's lines for the last danger reply
+NOW_OPEN = "now.open"  # the "Help right now" button offered beside a question in a hard moment
 
 
 def is_safety_choice(option_id: str) -> bool:
@@ -49,7 +51,10 @@ def screen(turn: Turn, raw: str) -> bool:
         safety_reply(turn, verdict)
     else:
         turn.count(f"safety_check.{verdict.category}")
-        side_question(turn, turn.t("safety.check.question"), [SAFETY_YES, SAFETY_NO])
+        # A hard moment (screaming, hitting) may be a meltdown rather than danger: calm steps are
+        # one tap away beside the question.
+        extra = [NOW_OPEN] if sounds_like_a_hard_moment(turn, raw) else []
+        side_question(turn, turn.t("safety.check.question"), [SAFETY_YES, SAFETY_NO, *extra])
     return True
 
 
