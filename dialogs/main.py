@@ -95,7 +95,13 @@ TRANSITIONS: tuple[dict[str, Any], ...] = (
         "after": "show_results",
     },
     {"trigger": "answer", "source": "questions", "dest": "age_band", "prepare": "record_answer"},
-    {"trigger": "pick_region", "source": "region", "dest": "results", "prepare": "set_region"},
+    {
+        "trigger": "pick_region",
+        "source": "region",
+        "dest": "results",
+        "prepare": "set_region",
+        "after": "show_referrals",
+    },
     # The results: a closer look, more ideas, a dose plan, a note to share, a check-in, or again.
     {"trigger": "go_deeper", "source": "results", "dest": "minutes", "conditions": "needs_minutes"},
     {"trigger": "go_deeper", "source": "results", "dest": "nickname", "conditions": "wants_nickname"},

@@ -446,3 +446,57 @@ def test_a_session_saved_with_the_old_flow_and_effects_fields_still_loads():
     )
     session = Session.from_json(old)
     assert session.state == "questions" and session.consent and session.answers == {"c_sleep": "often"}
+
+
+def test_typing_4_at_the_age_question_means_four_years_old(content):
+    d = Driver(content)
+    d.press_id("agree")
+    d.press_id("parent")
+    assert d.last.numbers_are_answers  # the console reads "4" as an age here, not as button 4
+    d.type("4")
+    assert d.session.age_band == "3-5" and d.session.state == "questions"
+    assert "4 years old" in d.text and "3–5 years" in d.text
+
+
+def _first_idea(content, answers: dict[str, int]) -> tuple[str, str]:
+    d = Driver(content)
+    d.onboard_caregiver(age="6-11")
+    while d.session.state == "questions":
+        d.press(answers.get(d.session.question_id, 0))
+    result = next(r for r in d.replies if r.kind == "result" and "to try" in r.text)
+    return d.session.suggested[0], result.text
+
+
+def test_two_carers_who_differ_in_one_answer_get_different_ideas_that_fit_what_they_said(content):
+    sleepless, sleep_text = _first_idea(content, {"c_sleep": 3})  # sleep hard most nights
+    overwhelmed, senses_text = _first_idea(content, {"c_senses": 3})  # noise and touch too much
+    assert sleepless != overwhelmed
+    assert "sleep" in content.activities[sleepless].needs and "you told me sleep is hard" in sleep_text
+    assert "senses" in content.activities[overwhelmed].needs
+    assert "noise, touch or busy places can be a lot" in senses_text
+    # and a child overwhelmed by touch is never offered an idea that asks for it
+    assert "touch" not in content.activities[overwhelmed].uses
+
+
+def test_language_by_name_anywhere_and_by_buttons(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    d.type("español")
+    assert d.session.language == "es" and "No es un diagnóstico" in d.text  # the disclaimer again
+    assert "1 de 5" in d.text and d.session.state == "questions"
+    d.type("/language")
+    assert [b.id for b in d.replies[-1].choices] == ["language:en"] and d.replies[-1].choices[
+        0
+    ].label == "English"
+    d.press_id("language:en")
+    assert d.session.language == "en" and "not a diagnosis" in d.text
+
+
+def test_a_hard_moment_typed_mid_question_offers_help_right_now(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    d.type("big meltdown, he's kicking the door")
+    side = d.replies[0]
+    assert [b.id for b in side.choices] == ["now.open"] and d.session.state == "questions"
+    d.press_id("now.open")
+    assert d.session.state == "now"

@@ -21,6 +21,7 @@ from neuroseq_core.content.check_words import (
 from neuroseq_core.content.messages import sample_context
 from neuroseq_core.content.model import Content
 from neuroseq_core.content.render import render
+from neuroseq_core.content.resources import staleness
 from neuroseq_core.content.yamlio import ContentError
 from neuroseq_core.domain.models import LEVEL_ORDER, STEP_ORDER, Activity, Condition, StepId
 from neuroseq_core.domain.recommend import lowest_step
@@ -298,6 +299,13 @@ def _conditions(cond: Condition) -> Iterator[Condition]:
 def _referrals(c: Content) -> Iterator[ContentError]:
     for rule in c.referrals:  # unique ids are checked as they load
         f, line = source_of(c, f"referral:{rule.id}", "referrals.yaml")
+        for region in rule.regions or []:
+            if region not in c.regions:
+                yield ContentError(f, line, f"rule '{rule.id}': unknown region '{region}'")
+        if rule.last_verified is not None and (
+            old := staleness(f"rule '{rule.id}'", rule.last_verified, f, line)
+        ):
+            yield old
         for lang in c.languages.languages:
             if not c.has_message(rule.message, lang):
                 yield ContentError(

@@ -37,6 +37,21 @@ def load_regions(
     return regions, errors
 
 
+def staleness(what: str, verified: dt.date, file: str, line: int) -> ContentError | None:
+    """A warning when a named service was last checked more than 12 months ago (or in the future)."""
+    today = dt.date.today()
+    if verified > today:
+        return ContentError(file, line, f"{what}: last_verified is in the future", warning=True)
+    if today - verified > STALE_AFTER:
+        return ContentError(
+            file,
+            line,
+            f"{what} was last verified on {verified}, more than 12 months ago: check it, then update last_verified",
+            warning=True,
+        )
+    return None
+
+
 def _check_region(region: Region, stem: str, data: LineDict, name: str, today: dt.date) -> list[ContentError]:
     out: list[ContentError] = []
     if region.id != stem:

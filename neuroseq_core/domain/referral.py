@@ -30,10 +30,16 @@ def referrals(
     age_band: str,
     role: str,
     group: str = "one",
+    region: str | None = None,
+    carer: str | None = None,
 ) -> list[ReferralRule]:
-    """The rules that fire, in content order."""
+    """The rules that fire, in content order; a rule for some regions or carers fires only for them."""
     return [
         r
         for r in rules
-        if role in r.roles and group in r.groups and holds(r.when, profile, answers, age_band)
+        if role in r.roles
+        and group in r.groups
+        and (r.regions is None or region in r.regions)
+        and (r.carers is None or carer in r.carers)
+        and holds(r.when, profile, answers, age_band)
     ]

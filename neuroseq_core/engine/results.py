@@ -31,15 +31,6 @@ def show_results(turn: Turn, ev: EventData) -> None:
     """Callback after the last answer: score, pick, and say it."""
     band = turn.c.age_bands[turn.s.age_band or ""]
     profile = score(questions(turn), turn.s.answers, band, level_steps(turn))
-    fired = referrals(
-        turn.c.referrals,
-        profile,
-        turn.s.answers,
-        band.id,
-        turn.s.role or "caregiver",
-        turn.s.group or "one",
-    )
-    profile = profile.model_copy(update={"referrals": [r.id for r in fired]})
     turn.s.profile = profile
     turn.s.completed_at = turn.event.now
     turn.s.suggested = []
@@ -50,9 +41,34 @@ def show_results(turn: Turn, ev: EventData) -> None:
     if turn.s.followup.past:
         progress_reply(turn)
     suggest(turn, first=True, count=1 if turn.s.depth == "core" else 2)
-    # One or two gentle prompts, in content order (staff put the most specific first);
-    # a wall of referrals would frighten more than help.
-    for rule in fired[:MAX_REFERRAL_PROMPTS]:
+    if turn.s.region is not None:  # else once we know where they are (the routes differ by country)
+        say_referrals(turn)
+
+
+@callback
+def show_referrals(turn: Turn, ev: EventData) -> None:
+    """Callback once the region is known: the prompts to talk to someone, with that country's routes."""
+    say_referrals(turn)
+
+
+def say_referrals(turn: Turn) -> None:
+    """One or two gentle prompts, in content order (staff put the most specific first); a wall of
+    referrals would frighten more than help."""
+    p = turn.s.profile
+    if p is None:
+        return
+    fired = referrals(
+        turn.c.referrals,
+        p,
+        turn.s.answers,
+        turn.s.age_band or "",
+        turn.s.role or "caregiver",
+        turn.s.group or "one",
+        turn.s.region,
+        turn.s.carer,
+    )[:MAX_REFERRAL_PROMPTS]
+    turn.s.profile = p.model_copy(update={"referrals": [r.id for r in fired]})
+    for rule in fired:
         turn.say(rule.message, kind="result")
 
 

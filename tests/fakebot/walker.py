@@ -27,7 +27,9 @@ from neuroseq_core.store.memory import MemoryStore
 from .server import BotMessage, Call, FakeBotAPI, FakeUser
 
 # Options that end the conversation before the questions (declining consent): never chosen.
-DEAD_ENDS = frozenset({"decline"})
+# Not pressed by walkers: declining ends the walk; a language button asks the same question again
+# (same token) in the other language, which a walker reading tokens would take for no answer.
+DEAD_ENDS = frozenset({"decline", "language:es", "language:en"})
 SEND_METHODS = ("sendmessage", "sendphoto")
 
 
