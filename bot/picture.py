@@ -59,6 +59,24 @@ def _font(size: int) -> FontType:
     return font(size)
 
 
+def _change_mark(draw: ImageDraw.ImageDraw, x: int, y: int, change: str) -> None:
+    """A shape for how a step changed, in one colour: a check (steadier), a level line (about the
+    same), a plus in a circle (needs more support now), a dotted circle (not enough to compare)."""
+    r = 14
+    if change == "steadier":
+        draw.line([(x - 10, y), (x - 3, y + 8), (x + 11, y - 9)], fill=START_EDGE, width=5, joint="curve")
+    elif change == "same":
+        draw.line([(x - 11, y - 4), (x + 11, y - 4)], fill=START_EDGE, width=4)
+        draw.line([(x - 11, y + 4), (x + 11, y + 4)], fill=START_EDGE, width=4)
+    elif change == "more":
+        draw.ellipse([(x - r, y - r), (x + r, y + r)], outline=START_EDGE, width=3)
+        draw.line([(x - 7, y), (x + 7, y)], fill=START_EDGE, width=3)
+        draw.line([(x, y - 7), (x, y + 7)], fill=START_EDGE, width=3)
+    else:
+        for i in range(0, 360, 45):
+            draw.arc([(x - r, y - r), (x + r, y + r)], i, i + 20, fill=BLOCK_EDGE, width=3)
+
+
 def _text_width(draw: ImageDraw.ImageDraw, text: str, font: FontType) -> float:
     left, _top, right, _bottom = draw.textbbox((0, 0), text, font=font)
     return right - left
@@ -138,10 +156,14 @@ def render_sequence_png(picture: Picture) -> bytes:
         for index, note in enumerate(picture.notes[:count]):
             y1 = bottom - index * (block_h + BLOCK_GAP)
             mid = y1 - block_h // 2
-            lines = _wrap(draw, to_plain(note).strip(), label_font, WIDTH - right - 36)
+            text_left = right + 24
+            if index < len(picture.changes):
+                _change_mark(draw, right + 36, mid, picture.changes[index])
+                text_left = right + 64
+            lines = _wrap(draw, to_plain(note).strip(), label_font, WIDTH - text_left - 12)
             y = mid - line_h * len(lines) / 2
             for line in lines:
-                draw.text((right + 24, y), line, fill=TEXT, font=label_font)
+                draw.text((text_left, y), line, fill=TEXT, font=label_font)
                 y += line_h
         return _png(image)
 

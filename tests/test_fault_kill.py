@@ -112,8 +112,8 @@ async def test_sigkill_at_random_points_in_50_conversations(tmp_path, content):
         bot = BotProcess(api, db, tmp_path / "bot.log")
         pushed = record_updates(api)
         walks = [Walk(api.user(10_000 + i)) for i in range(USERS)]
-        # Kill after these many presses in total (a full walk is ~25 presses, so ~1,200 in all).
-        kill_at = sorted(rng.sample(range(80, 900), KILLS))
+        # Kill after these many presses in total (a walk to the first idea is ~9 presses, so ~450 in all).
+        kill_at = sorted(rng.sample(range(40, 380), KILLS))
         restarts: list[float] = []
 
         async def killer() -> None:

@@ -188,7 +188,7 @@ class RedeliveringFakeBotAPI(FakeBotAPI):
         confirmed = [u for u in self.delivered if u["update_id"] < offset]
         self.delivered += [copy.deepcopy(u) for u in result]
         if result and confirmed:
-            again = self.rng.sample(confirmed, min(2, len(confirmed)))
+            again = self.rng.sample(confirmed, min(3, len(confirmed)))
             self.late += [u["update_id"] for u in again]
             # In id order, as Telegram sends them: the old ones come first.
             result = sorted([copy.deepcopy(u) for u in again] + result, key=lambda u: u["update_id"])

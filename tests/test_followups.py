@@ -297,3 +297,17 @@ def test_help_now_as_the_very_first_message_then_the_welcome(content):
     assert [b.id for b in replies[-1].choices] == ["again", "begin"]
     session, replies, _ = step(session, Choice(now=NOW, option_id="begin", token=replies[-1].token), content)
     assert session.state == "consent" and "welcome" in replies[0].text
+
+
+def test_progress_after_a_run_of_not_sure_says_there_is_nothing_to_compare(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    while d.session.state == "questions":
+        d.press_id("skip")
+    d.press_id("uk")
+    d.send(Command(now=NOW + dt.timedelta(days=15), name="progress"))
+    d.answer_all(1)
+    progress = next(r for r in d.replies if r.picture is not None and r.picture.kind == "progress")
+    assert progress.picture.changes == ["unknown", "unknown", "unknown"]
+    assert progress.picture.notes == ["not enough to compare"] * 3
+    assert "steadier" not in progress.text

@@ -85,6 +85,9 @@ class Picture(BaseModel):
     title: str = ""
     # "progress": a word or two beside each step (e.g. "steadier"), bottom-up; words, never scores.
     notes: list[str] = Field(default_factory=list)
+    # "progress": how each step changed, bottom-up, drawn as a shape beside its words (one colour:
+    # a shape is read without a colour scale): steadier, same, more (support), unknown.
+    changes: list[Literal["steadier", "same", "more", "unknown"]] = Field(default_factory=list)
 
 
 ReplyKind = Literal["question", "notice", "safety", "result"]

@@ -46,10 +46,12 @@ def begin_again(turn: Turn, ev: EventData) -> None:
     start_questions(turn)
 
 
-def _step_band(turn: Turn, bands: Mapping[str, Band], step_id: str) -> int:
-    """The step's band as an index (0 steady … 2 more support): its levels' highest band."""
+def _step_band(turn: Turn, bands: Mapping[str, Band], step_id: str) -> int | None:
+    """The step's band as an index (0 steady … 2 more support): its answered levels' highest band;
+    None when none of its levels was answered (nothing to compare)."""
     levels = [lv.id for lv in turn.c.sequence.levels if lv.step == step_id]
-    return max((BAND_ORDER.index(bands.get(lv, "on_track")) for lv in levels), default=0)
+    known = [BAND_ORDER.index(b) for lv in levels if (b := bands.get(lv, "unknown")) in BAND_ORDER]
+    return max(known) if known else None
 
 
 def progress_reply(turn: Turn) -> None:
@@ -64,7 +66,10 @@ def progress_reply(turn: Turn) -> None:
     for st in turn.c.sequence.steps:
         then_i = _step_band(turn, before.bands, st.id)
         now_i = _step_band(turn, now_bands, st.id)
-        word = "steadier" if now_i < then_i else ("same" if now_i == then_i else "more")
+        if then_i is None or now_i is None:
+            word = "unknown"
+        else:
+            word = "steadier" if now_i < then_i else ("same" if now_i == then_i else "more")
         changes.append(
             {"step": turn.c.local(st.name, turn.lang), "change": word, "word": turn.t(f"progress.{word}")}
         )
@@ -80,5 +85,6 @@ def progress_reply(turn: Turn) -> None:
         caption=turn.t("progress.caption", **ctx),
         title="",
         notes=[c["word"] for c in changes],
+        changes=[c["change"] for c in changes],
     )
     turn.replies.append(Reply(text=turn.t("progress.summary", **ctx), picture=picture, kind="result"))

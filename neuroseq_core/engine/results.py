@@ -35,8 +35,9 @@ def show_results(turn: Turn, ev: EventData) -> None:
     turn.s.completed_at = turn.event.now
     turn.s.suggested = []
     turn.effects.append(SaveProfile())
-    turn.count("conversation.completed")
-    turn.count(f"start_step.{profile.start_step}")
+    if turn.s.depth == "core":  # once a run: a closer look refines the same run
+        turn.count("conversation.completed")
+        turn.count(f"start_step.{profile.start_step}")
     _summary(turn)
     if turn.s.followup.past:
         progress_reply(turn)

@@ -22,6 +22,9 @@ from neuroseq_core.domain.recommend import Filters
 from neuroseq_core.domain.session import Session
 from neuroseq_core.engine.registry import FlowModel
 
+# States of earlier flows, and where a session saved in one carries on.
+LEGACY_STATES = {"group": "role"}  # "one student or the class" is part of the role question now
+
 
 class Turn:
     """The small typed context every handler works on."""
@@ -31,7 +34,9 @@ class Turn:
         self.c = content
         self.event = event
         self.flow = flow
-        start = session.state if session.state in flow.states else flow.initial
+        # A state the flow no longer has (saved before a change) continues at its nearest successor.
+        state = LEGACY_STATES.get(session.state, session.state)
+        start = state if state in flow.states else flow.initial
         self.model = FlowModel(self, start)
         self.replies: list[Reply] = []
         self.effects: list[Effect] = []  # for the service, in the same transaction as the replies
