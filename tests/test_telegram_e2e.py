@@ -123,6 +123,11 @@ async def check_conversation(api: FakeBotAPI, store, user: FakeUser, result: dic
         assert question.text.endswith(f"✓ {label}")
     presses = len(result["pressed"])
     assert len(api.answered_callbacks) >= presses
+    # The first idea comes within 8 taps of /start (and the first picture with it).
+    first_photo = min(p.message_id for p in result["photos"])
+    assert sum(1 for question, _ in result["pressed"] if question.message_id < first_photo) <= 8
+    ideas = [m for m in user.messages if "Why this one" in m.text]
+    assert ideas and ideas[0].message_id > first_photo
     assert await outbox_drained(store)
     assert await store.profiles(str(user.id)), "the completed profile was not kept"
 

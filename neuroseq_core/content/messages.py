@@ -114,6 +114,7 @@ SAID: dict[str, dict[str, Any]] = {
         "band": "some_support",
         "band_word": "could use some support",
         "said": ["sleep is hard"],
+        "next_step": False,
         "rs": ["rhythmic"],
         "minutes": 5,
         "fits_time": False,

@@ -174,6 +174,7 @@ def _item(turn: Turn, pk: Pick) -> dict[str, Any]:
         band=band,
         band_word=turn.t(f"band.{band}"),
         said=_need_words(turn, pk.answers[:2]),
+        next_step=level.step != turn.s.profile.start_step,
         rs=rs,
         minutes=a.minutes,
         fits_time=pk.fits_time,
