@@ -500,3 +500,60 @@ def test_a_hard_moment_typed_mid_question_offers_help_right_now(content):
     assert [b.id for b in side.choices] == ["now.open"] and d.session.state == "questions"
     d.press_id("now.open")
     assert d.session.state == "now"
+
+
+def _referral_text(content, region: str, age: str, answers: dict[str, int], role: str = "parent") -> str:
+    d = Driver(content)
+    d.press_id("agree")
+    d.press_id(role)
+    d.press_id(age)
+    d.answer_core(0)
+    d.press_id(region)
+    d.press_id("deeper")
+    if d.session.state == "nickname":
+        d.press_id("skip")
+    while d.session.state == "questions":
+        d.press(answers.get(d.session.question_id, 0))
+    return "\n".join(r.text for r in d.replies if r.kind == "result")
+
+
+def test_referral_routes_fit_the_country_the_age_and_the_carer(content):
+    lost = {"c_skills_lost": 3}
+    us_teen = _referral_text(content, "us", "12-18", lost)
+    assert "pediatrician" in us_teen and "health visitor" not in us_teen
+    uk_toddler = _referral_text(content, "uk", "0-2", lost)
+    assert "health visitor" in uk_toddler and "pediatrician" not in uk_toddler
+    foster = _referral_text(content, "uk", "6-11", lost, role="foster")
+    assert "social worker" in foster
+    assert foster.count("stopped doing some things") == 1  # one reason, one prompt
+    teen_hurting = _referral_text(content, "us", "12-18", {"c_self_hurt": 3})
+    assert "school counselor" in teen_hurting and "Nothing you told me stands out" not in teen_hurting
+
+
+def test_a_reason_fires_once_and_its_fallback_covers_any_other_region():
+    from neuroseq_core.domain.models import Condition, ReferralRule
+    from neuroseq_core.domain.referral import referrals
+    from neuroseq_core.domain.scoring import score
+
+    when = Condition(level={"level": "sensory", "bands": ["unknown"]})
+    rules = [
+        ReferralRule(id="x_uk", reason="x", message="m.uk", when=when, regions=["uk"]),
+        ReferralRule(id="x", reason="x", message="m", when=when),
+        ReferralRule(id="y", message="n", when=when, carers=["foster"]),
+    ]
+    p = score([], {}, _band(), {"sensory": "regulate"})
+    assert [r.id for r in referrals(rules, p, {}, "6-11", "caregiver", "one", "uk", "parent")] == ["x_uk"]
+    assert [r.id for r in referrals(rules, p, {}, "6-11", "caregiver", "one", "nz", "foster")] == ["x", "y"]
+
+
+def _band():
+    from neuroseq_core.domain.models import AgeBand
+
+    levels = ("sensory", "self_regulation", "relational", "cognitive")
+    return AgeBand(
+        id="6-11",
+        min_age=6,
+        max_age=11,
+        label={"en": "6-11"},
+        thresholds={lv: {"some_support": 1.0, "more_support": 2.0} for lv in levels},
+    )

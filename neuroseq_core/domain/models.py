@@ -249,6 +249,7 @@ class ReferralRule(Strict):
     groups: list[Group] = Field(
         default_factory=lambda: list[Group](["one", "class"])
     )  # one child, or a whole class
+    reason: str | None = None  # rules sharing a reason fire at most once: the first that holds
     regions: list[str] | None = None  # only for users in these regions (a route that exists there)
     carers: list[Literal["parent", "foster"]] | None = None  # only for these caregivers (foster care)
     last_verified: dt.date | None = None  # when the message names a service: when it was last checked

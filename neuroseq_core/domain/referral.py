@@ -33,13 +33,21 @@ def referrals(
     region: str | None = None,
     carer: str | None = None,
 ) -> list[ReferralRule]:
-    """The rules that fire, in content order; a rule for some regions or carers fires only for them."""
-    return [
-        r
-        for r in rules
-        if role in r.roles
-        and group in r.groups
-        and (r.regions is None or region in r.regions)
-        and (r.carers is None or carer in r.carers)
-        and holds(r.when, profile, answers, age_band)
-    ]
+    """The rules that fire, in content order. A rule for some regions or carers fires only for them;
+    of the rules that share a `reason` (one per country, then a fallback), only the first that holds."""
+    fired: list[ReferralRule] = []
+    reasons: set[str] = set()
+    for r in rules:
+        if r.reason is not None and r.reason in reasons:
+            continue
+        if (
+            role in r.roles
+            and group in r.groups
+            and (r.regions is None or region in r.regions)
+            and (r.carers is None or carer in r.carers)
+            and holds(r.when, profile, answers, age_band)
+        ):
+            fired.append(r)
+            if r.reason is not None:
+                reasons.add(r.reason)
+    return fired

@@ -90,6 +90,10 @@ def said_at(turn: Turn, levels: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(need for _c, _i, need in sorted(found)))
 
 
+def _any_most_concern(turn: Turn) -> bool:
+    return any(o.concern >= 3 for q in questions(turn) for o in q.options if o.id == turn.s.answers.get(q.id))
+
+
 def _need_words(turn: Turn, needs: Sequence[str]) -> list[str]:
     return [turn.t(f"need.{n}") for n in needs]
 
@@ -122,7 +126,8 @@ def _summary(turn: Turn) -> None:
         "start_step": turn.step_name(p.start_step),
         "start_level": turn.c.local(turn.level(p.start_level).name, turn.lang),
         "start_band": p.band(p.start_level),
-        "start_on_track": p.start_on_track,
+        # One answer of the most concern (hurting themselves often) is never "nothing stands out".
+        "start_on_track": p.start_on_track and not _any_most_concern(turn),
         "known": p.known,
         "unknown": [turn.c.local(turn.level(lv).name, turn.lang) for lv in p.unknown_levels()],
         "said": _need_words(
