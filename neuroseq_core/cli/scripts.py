@@ -77,11 +77,14 @@ def run_script(script: dict[str, Any], content: Content, file: str = "<script>")
             # Answer every question of this stage with the same button; what the bot must say is
             # checked on the replies to the last answer (where the questions end).
             pick = str(turn["answer_all"])
+            overrides = {
+                str(k): str(v) for k, v in (turn.get("except") or {}).items()
+            }  # question id -> button
             replies = []
             for _ in range(200):
                 if session.state != "questions":
                     break
-                replies = send(pick)
+                replies = send(overrides.get(session.question_id or "", pick))
             if session.state == "questions":
                 result.failures.append(f"{where}: the questions never ended")
         else:
