@@ -311,3 +311,17 @@ def test_browser_shows_the_flow_diagrams_source(browsed: dict[str, Loaded]):
     flows = browsed["flows.html"]
     assert "stateDiagram-v2" in flows.text
     assert "[*] -->" in flows.text  # entities decoded: the reader sees the mermaid source as written
+
+
+def test_preview_files_are_private_whatever_the_umask(tmp_path: Path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "preview"
+        assert write_preview(None, out) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {0o600}

@@ -632,3 +632,31 @@ async def test_store_agrees_with_a_plain_dict(kind: str, steps, tmp_path_factory
             assert (session.answers if session else None) == model.get(user)
     finally:
         await store.close()
+
+
+async def test_the_database_is_private_whatever_the_umask(tmp_path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "data" / "deep" / "neuroseq.db"
+        store = await open_store(f"sqlite+aiosqlite:///{path}")
+        try:
+            async with store.transaction("u1") as tx:
+                await tx.save_session(Session(user_id="u1"))
+            files = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+            assert all(f.exists() for f in files)
+            for f in files:
+                assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+            for folder in (path.parent, path.parent.parent):
+                assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        finally:
+            await store.close()
+        # A database created earlier with the umask's mode is made private when opened.
+        os.chmod(path, 0o644)
+        store = await open_store(f"sqlite+aiosqlite:///{path}")
+        await store.close()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

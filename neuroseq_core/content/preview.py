@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import sys
 from pathlib import Path
 
@@ -103,15 +104,23 @@ def write_preview(content_dir: Path | None, out: Path) -> int:
         for err in errors:
             print(err, file=sys.stderr)
         return 1
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    if created:
+        os.chmod(out, 0o700)  # private whatever the umask, like the database
     langs = content.languages.languages
-    for lang in langs:
-        (out / f"{lang}.html").write_text(
-            _page(f"neuroseq {lang}", lang, render_language(content, lang), langs), "utf-8"
-        )
-    (out / "flows.html").write_text(_page("neuroseq flows", "en", render_flows(), langs), "utf-8")
+    pages = {
+        f"{lang}.html": _page(f"neuroseq {lang}", lang, render_language(content, lang), langs)
+        for lang in langs
+    }
+    pages["flows.html"] = _page("neuroseq flows", "en", render_flows(), langs)
     links = "".join(f'<li><a href="{lang}.html">{lang}</a></li>' for lang in langs)
     index = f"<h1>neuroseq content preview</h1><ul>{links}<li><a href='flows.html'>flows</a></li></ul>"
-    (out / "index.html").write_text(_page("neuroseq preview", "en", index, langs), "utf-8")
+    pages["index.html"] = _page("neuroseq preview", "en", index, langs)
+    for name, html_text in pages.items():
+        fd = os.open(out / name, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(html_text)
+        os.chmod(out / name, 0o600)
     print(f"preview written to {out}/index.html")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,10 +40,27 @@ def make_engine(url: str) -> AsyncEngine:
     if database in ("", ":memory:") or "mode=memory" in str(sa_url.query):
         # Each pooled connection would see its own empty database.
         raise ValueError("in-memory SQLite is not supported by the SQL store: use memory:// instead")
-    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    private_file(Path(database).expanduser())
     engine = create_async_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     _install_sqlite_hooks(engine)
     return engine
+
+
+def private_file(path: Path) -> None:
+    """Make `path` readable by its owner only, whatever the umask: the folders we create are 0700,
+    the file 0600. SQLite gives its -wal and -shm files the database file's own mode, so children's
+    data is never readable by other accounts on the machine. A folder that already exists is left
+    as it is (it may be shared, like /tmp); only what we create is ours to restrict."""
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700)
+        os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)  # also an older database created with the umask's mode
+    for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if extra.exists():
+            os.chmod(extra, 0o600)
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
