@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from driver import NOW, Driver
 from neuroseq_core.domain.effects import DeleteUser, SaveProfile
-from neuroseq_core.domain.events import Choice, Command, Text, Unsupported
+from neuroseq_core.domain.events import Choice, Command, Due, Text, Unsupported
 from neuroseq_core.domain.session import SCHEMA_VERSION, Session
 from neuroseq_core.engine import step
 
@@ -496,7 +498,7 @@ def test_a_hard_moment_typed_mid_question_offers_help_right_now(content):
     d = Driver(content)
     d.onboard_caregiver()
     d.type("big meltdown, he's kicking the door")
-    side = d.replies[0]
+    side = d.replies[-1]  # after the question again: the one to tap
     assert [b.id for b in side.choices] == ["now.open"] and d.session.state == "questions"
     d.press_id("now.open")
     assert d.session.state == "now"
@@ -557,3 +559,48 @@ def _band():
         label={"en": "6-11"},
         thresholds={lv: {"some_support": 1.0, "more_support": 2.0} for lv in levels},
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "band"),
+    [("18 months", "0-2"), ("she is 8 meses", "0-2"), ("12 years", "12-18"), ("tiene 4 años", "3-5")],
+)
+def test_ages_in_months_and_words_are_read_as_meant(content, typed, band):
+    d = Driver(content)
+    d.press_id("agree")
+    d.press_id("parent")
+    d.type(typed)
+    assert d.session.age_band == band
+
+
+def test_a_school_year_is_not_an_age(content):
+    d = Driver(content)
+    d.press_id("agree")
+    d.press_id("class")
+    d.type("year 2")
+    assert d.session.state == "age_band" and d.session.age_band is None
+
+
+def test_part_of_a_label_answers_and_is_not_a_hard_moment(content):
+    d = Driver(content)
+    d.onboard_caregiver()
+    d.press(0)
+    d.press(0)
+    assert d.session.question_id == "c_calm_again"
+    d.type("a lot of help")
+    assert d.session.answers["c_calm_again"] == "lots_help"
+    assert "hard moment" not in d.text
+
+
+def test_an_idea_that_did_not_help_is_not_offered_first_again(content):
+    d = Driver(content)
+    d.reach("results")
+    first = d.session.suggested[0]
+    d.press_id("checkin")
+    d.press_id("1")
+    d.send(Due(what="checkin", now=NOW + dt.timedelta(days=1)))
+    d.press_id("not")
+    d.press_id("no")
+    d.send(Command(now=NOW + dt.timedelta(days=15), name="progress"))
+    d.answer_all(1)
+    assert first not in d.session.suggested

@@ -36,8 +36,8 @@ def parse_input(line: str, last: Reply | None, now: dt.datetime) -> Event:
     command = parse_command(stripped)  # the same reading as in Telegram
     if command is not None:
         return Command(name=command[0], args=command[1], now=now)
-    if last is not None and last.numbers_are_answers and stripped.isdigit():
-        return Text(text=stripped, now=now)  # "4" at the age question is an age
+    if last is not None and last.numbers_are_answers and any(ch.isdigit() for ch in stripped):
+        return Text(text=stripped, now=now)  # "4", "12 years" at the age question: an age
     button = match_button(stripped, last.choices) if last is not None else None
     if button is not None and last is not None:
         return Choice(option_id=button.id, token=last.token, now=now)

@@ -45,7 +45,8 @@ def score(
         counts[q.level] += 1
         avoid.update(opt.avoid)
         for i, need in enumerate(q.needs):
-            weight = opt.concern * (1.0 if i == 0 else 0.6)
+            # "Often" or more: what an idea may say the carer told us ("you told me sleep is hard").
+            weight = opt.concern * (1.0 if i == 0 else 0.6) if opt.concern >= 2 else 0.0
             if weight:
                 needs[need] = needs.get(need, 0.0) + weight
     results: list[LevelResult] = []

@@ -65,6 +65,9 @@ def back(turn: Turn) -> None:
         qid = entry[2:]
         turn.s.answers.pop(qid, None)
         turn.s.question_id = qid
+        q = turn.c.questions.get(qid)
+        if q is not None and q.core and turn.s.depth == "deep":
+            turn.s.depth = "core"  # back across the closer look, into the core questions
         entry = "questions"
     turn.fire("back", to=entry)
     prompt(turn)

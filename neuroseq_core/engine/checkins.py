@@ -119,7 +119,7 @@ def rate_checkin(turn: Turn, ev: EventData) -> None:
         if a.id not in turn.s.suggested:
             turn.s.suggested.append(a.id)
     turn.s.followup.checkin_ids = [a.id for a in ideas] or [a.id for a in done]
-    at_bottom = turn.s.profile is not None and turn.s.profile.start_level == "sensory"
+    at_bottom = turn.s.profile is not None and turn.s.profile.start_step == "regulate"
     turn.say(
         f"checkin.reply.{outcome}", kind="result", items=[turn.brief(a) for a in ideas], at_bottom=at_bottom
     )

@@ -137,8 +137,8 @@ def on_text(turn: Turn, raw: str) -> None:
         return
     if sounds_like_a_hard_moment(turn, raw):
         # A hard moment right now: help first, one tap away; the question waits.
-        side_question(turn, turn.t("reprompt.hard_moment"), [safety.NOW_OPEN])
         prompt(turn)
+        side_question(turn, turn.t("reprompt.hard_moment"), [safety.NOW_OPEN])  # last: the one to tap
         return
     # Words we cannot act on are still heard: say so, and show where help is.
     prompt(turn, "reprompt.free_text")

@@ -17,6 +17,8 @@ from neuroseq_core.engine.turn import Turn
 
 MAX_TYPED = 200  # longer text is never a button
 _AGE = re.compile(r"(?<!\d)(\d{1,2})(?!\d)")
+_MONTHS = re.compile(r"\b(?:months?|mos?|meses|mes)\b")
+_NOT_AN_AGE = re.compile(r"\b(?:year|grade|class|curso|grado|ano de|año de)\s*\d", re.IGNORECASE)
 
 
 def fold(text: str) -> str:
@@ -68,11 +70,17 @@ def match_button(
     said = [b for b in choices if text in {fold(w) for w in (words or {}).get(b.id, ())}]
     if said:
         return said[0]
-    scored = [(_distance(text, labels[b.id], _slips(labels[b.id])), b) for b in choices]
+    # A slip or two, but never in numbers: "12 anos" is not "0-2 anos".
+    wordy = [b for b in choices if not any(ch.isdigit() for ch in labels[b.id])]
+    if any(ch.isdigit() for ch in text):
+        return None
+    scored = [(_distance(text, labels[b.id], _slips(labels[b.id])), b) for b in wordy]
     near = sorted((d, i) for i, (d, b) in enumerate(scored) if d <= _slips(labels[b.id]))
     if near and (len(near) == 1 or near[0][0] < near[1][0]):
         return scored[near[0][1]][1]
-    return None
+    # Part of one label and of no other ("a lot of help" for "With a lot of help").
+    within = [b for b in wordy if len(text) >= 5 and f" {text} " in f" {labels[b.id]} "]
+    return within[0] if len(within) == 1 else None
 
 
 def typed_words(turn: Turn) -> dict[str, list[str]]:
@@ -86,16 +94,19 @@ def match_choice(turn: Turn, raw: str, ask: Ask) -> str | None:
     return button.id if button else None
 
 
-def typed_age(raw: str, bands: Sequence[AgeBand]) -> tuple[int, AgeBand] | None:
-    """An age in years typed at the age question ("4", "he is 5", "tiene 12 años"), and its band."""
+def typed_age(raw: str, bands: Sequence[AgeBand]) -> tuple[int, int | None, AgeBand] | None:
+    """An age typed at the age question ("4", "he is 5", "tiene 12 años", "18 months"): the years,
+    the months when given in months, and the band."""
     if len(raw) > MAX_TYPED:
         return None
     found = _AGE.findall(raw)
-    if len(found) != 1:
+    if len(found) != 1 or _NOT_AN_AGE.search(raw):  # "year 2", "grade 3": a school year, not an age
         return None
-    age = int(found[0])
+    age, months = int(found[0]), None
+    if _MONTHS.search(fold(raw)):  # "18 months", "8 meses"
+        age, months = age // 12, age
     band = next((b for b in bands if b.min_age <= age <= b.max_age), None)
-    return (age, band) if band else None
+    return (age, months, band) if band else None
 
 
 def typed_language(turn: Turn, raw: str) -> str | None:

@@ -160,11 +160,11 @@ def on_typed_age(turn: Turn, raw: str, ask: Ask) -> bool:
     found = typed_age(raw, list(turn.c.age_bands.values()))
     if found is None:
         return False
-    age, band = found
+    age, months, band = found
     turn.note = None
     if turn.fire(ask.trigger, value=band.id):
         turn.s.history.append("age_band")
-        turn.say("age_band.understood", age=age, band=turn.c.local(band.label, turn.lang))
+        turn.say("age_band.understood", age=age, months=months, band=turn.c.local(band.label, turn.lang))
         prompt(turn)
     return True
 

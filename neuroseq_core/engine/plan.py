@@ -75,7 +75,9 @@ def handover(turn: Turn) -> None:
         helps=helps,
         trying=trying,
         who=turn.t("handover.who", nickname=turn.s.nickname or ""),
-        avoid=turn.t(f"handover.avoid.{p.start_step}"),
+        avoid=turn.t(
+            f"handover.avoid.{p.start_step}", child=turn.t("handover.child", nickname=turn.s.nickname or "")
+        ),
         tried=tried,
     )
 

@@ -92,16 +92,13 @@ def deeper_levels(turn: Turn) -> list[LevelId]:
 
 
 def deeper_topic(turn: Turn) -> str | None:
-    """What a closer look is about, in the user's words ("sleep"): the most worrying core answer's
-    topic among the levels to look at; None when nothing stood out."""
+    """What a closer look asks about, in plain words: the first level it looks at ("body and
+    senses"), when something there showed concern; None when nothing stood out."""
     levels = deeper_levels(turn)
-    best: tuple[int, str] | None = None
-    for q in questions(turn):
-        chosen = next((o for o in q.options if o.id == turn.s.answers.get(q.id)), None)
-        if q.level in levels and q.topic and chosen is not None and chosen.concern > 0:
-            if best is None or chosen.concern > best[0]:
-                best = (chosen.concern, turn.c.local(q.topic, turn.lang))
-    return best[1] if best else None
+    p = turn.s.profile
+    if not levels or p is None or p.band(levels[0]) in ("on_track", "unknown"):
+        return None
+    return turn.c.local(turn.level(levels[0]).name, turn.lang).lower()
 
 
 @callback

@@ -32,8 +32,8 @@ def show_results(turn: Turn, ev: EventData) -> None:
     band = turn.c.age_bands[turn.s.age_band or ""]
     profile = score(questions(turn), turn.s.answers, band, level_steps(turn))
     turn.s.profile = profile
-    turn.s.completed_at = turn.event.now
     turn.s.suggested = []
+    turn.s.completed_at = turn.event.now
     turn.effects.append(SaveProfile())
     if turn.s.depth == "core":  # once a run: a closer look refines the same run
         turn.count("conversation.completed")
@@ -42,8 +42,7 @@ def show_results(turn: Turn, ev: EventData) -> None:
     if turn.s.followup.past:
         progress_reply(turn)
     suggest(turn, first=True, count=1 if turn.s.depth == "core" else 2)
-    if turn.s.region is not None:  # else once we know where they are (the routes differ by country)
-        say_referrals(turn)
+    say_referrals(turn)  # before the country is known, the routes that fit anywhere
 
 
 @callback
@@ -68,9 +67,11 @@ def say_referrals(turn: Turn) -> None:
         turn.s.region,
         turn.s.carer,
     )[:MAX_REFERRAL_PROMPTS]
+    said = set(p.referrals)
     turn.s.profile = p.model_copy(update={"referrals": [r.id for r in fired]})
     for rule in fired:
-        turn.say(rule.message, kind="result")
+        if rule.id not in said:  # once the country is known, only its own routes are added
+            turn.say(rule.message, kind="result")
 
 
 @callback
@@ -85,9 +86,16 @@ def said_at(turn: Turn, levels: Sequence[str]) -> list[str]:
     found: list[tuple[int, int, str]] = []
     for i, q in enumerate(questions(turn)):
         chosen = next((o for o in q.options if o.id == turn.s.answers.get(q.id)), None)
-        if q.level in levels and chosen is not None and chosen.concern > 0 and q.needs:
+        if q.level in levels and chosen is not None and chosen.concern >= 2 and q.needs:
             found.append((-chosen.concern, i, q.needs[0]))
     return list(dict.fromkeys(need for _c, _i, need in sorted(found)))
+
+
+def _latest_outcomes(turn: Turn) -> dict[str, str]:
+    latest: dict[str, str] = {}
+    for c in turn.s.followup.checkins:
+        latest.update(dict.fromkeys(c.ids, c.outcome))
+    return latest
 
 
 def _any_most_concern(turn: Turn) -> bool:
@@ -148,13 +156,11 @@ def suggest(turn: Turn, first: bool, count: int = 3) -> bool:
     """Say the next few ideas for the profile (none offered before); False if there are none left."""
     p = turn.s.profile
     assert p is not None
+    # Never again what was offered this run, nor an idea a check-in said did not help.
+    failed = [i for i, outcome in _latest_outcomes(turn).items() if outcome == "not"]
+    exclude = [*turn.s.suggested, *failed]
     picks = recommend(
-        p,
-        turn.c.activities.values(),
-        level_steps(turn),
-        turn.filters(),
-        exclude=turn.s.suggested,
-        count=count,
+        p, turn.c.activities.values(), level_steps(turn), turn.filters(), exclude=exclude, count=count
     )
     if not picks:
         return False

@@ -23,7 +23,10 @@ from neuroseq_core.domain.session import Session
 from neuroseq_core.engine.registry import FlowModel
 
 # States of earlier flows, and where a session saved in one carries on.
-LEGACY_STATES = {"group": "role"}  # "one student or the class" is part of the role question now
+LEGACY_STATES = {"group": "role"}
+# Steps the flow now asks only after the first results (the old flow asked them before).
+AFTER_THE_RESULTS = ("region", "minutes", "setting", "nickname")
+LEGACY_STATES = LEGACY_STATES  # "one student or the class" is part of the role question now
 
 
 class Turn:
@@ -36,6 +39,8 @@ class Turn:
         self.flow = flow
         # A state the flow no longer has (saved before a change) continues at its nearest successor.
         state = LEGACY_STATES.get(session.state, session.state)
+        if state in AFTER_THE_RESULTS and session.profile is None:  # saved by the old flow, mid-onboarding
+            state = "age_band" if session.role else "role"
         start = state if state in flow.states else flow.initial
         self.model = FlowModel(self, start)
         self.replies: list[Reply] = []
