@@ -20,6 +20,7 @@ from bot.reminders import REMINDER_INTERVAL, run_reminders
 from neuroseq_core.content import ContentHolder, load_or_raise
 from neuroseq_core.domain.clock import utcnow
 from neuroseq_core.service import Service
+from neuroseq_core.service.logs import quiet_libraries
 from neuroseq_core.service.retention import purge
 from neuroseq_core.service.settings import ConfigurationError, Settings
 from neuroseq_core.store.base import Store
@@ -136,6 +137,7 @@ async def running(
     """Open everything, start the Application and the outbox flusher; undo it all on exit."""
     settings.require_token()  # a clear configuration error before anything is opened
     quiet_http_logs()
+    quiet_libraries()
     redact_in_logs(settings.require_token())
     own_store = store is None
     if service is None:

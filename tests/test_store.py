@@ -660,3 +660,38 @@ async def test_the_database_is_private_whatever_the_umask(tmp_path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+async def test_debug_logs_hold_no_session_data(tmp_path, caplog, monkeypatch) -> None:
+    import logging
+
+    from neuroseq_core.service.logs import quiet_libraries
+
+    monkeypatch.delenv("NEUROSEQ_LOG_LIBRARIES", raising=False)
+    for name in ("aiosqlite", "sqlalchemy", "asyncpg", "transitions"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+    caplog.set_level(logging.DEBUG)  # the root logger and everything under it at DEBUG
+    quiet_libraries()
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'logs.db'}")
+    try:
+        async with store.transaction("u-logs") as tx:
+            await tx.save_session(
+                Session(user_id="u-logs", nickname="Zephyrine", answers={"c_sleep": "often"})
+            )
+        async with store.transaction("u-logs") as tx:
+            loaded = await tx.load_session()
+        assert loaded is not None and loaded.nickname == "Zephyrine"  # the data went through the driver
+    finally:
+        await store.close()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Zephyrine" not in logged and "c_sleep" not in logged
+    # Without the floor, the driver does log the statements with their parameters.
+    caplog.clear()
+    logging.getLogger("aiosqlite").setLevel(logging.DEBUG)
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'logs.db'}")
+    try:
+        async with store.transaction("u-logs") as tx:
+            await tx.save_session(Session(user_id="u-logs", nickname="Zephyrine"))
+    finally:
+        await store.close()
+    assert "Zephyrine" in "\n".join(r.getMessage() for r in caplog.records)

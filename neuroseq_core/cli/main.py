@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from neuroseq_core.content import ContentInvalid
+from neuroseq_core.service.logs import quiet_libraries
 from neuroseq_core.service.settings import ConfigurationError, Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -106,8 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
             stream=sys.stderr,
         )
-        for chatty in ("alembic", "transitions"):  # a line per plugin loaded, per state change
-            logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
+        quiet_libraries()
         return dispatch(args, settings)
     except ConfigurationError as exc:
         print(f"neuroseq: {exc}", file=sys.stderr)
