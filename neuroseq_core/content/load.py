@@ -91,6 +91,15 @@ def _items(data: Any, key: str, file: str, errors: list[ContentError]) -> Iterab
     return [(i, item, lines[i]) for i, item in enumerate(items)]
 
 
+def _optional(root: Path, rel: str, model: type[M], errors: list[ContentError]) -> M:
+    """A file content may leave out (then every field's default), checked when it is there."""
+    if not (root / rel).exists():
+        return model()
+    raw = _read(root, rel, errors)
+    checked = validate(model, raw, rel, errors) if raw is not None else None
+    return checked if checked is not None else model()
+
+
 class _Collector:
     """Validates items into dicts by id, remembering where each was written; ids must be unique."""
 
@@ -168,16 +177,8 @@ def load_content(root: Path | None = None) -> tuple[Content | None, list[Content
     if raw is not None:
         collect.items(DosePoint, raw, "points", "dose_point", "doses.yaml", dose_points)
 
-    typed = TypedWords()
-    if (root / "typed.yaml").exists():
-        raw = _read(root, "typed.yaml", errors)
-        checked = validate(TypedWords, raw, "typed.yaml", errors) if raw is not None else None
-        typed = checked or typed
-
-    style = StyleWords()
-    if (root / "style.yaml").exists():
-        raw = _read(root, "style.yaml", errors)
-        style = (validate(StyleWords, raw, "style.yaml", errors) if raw is not None else None) or style
+    typed = _optional(root, "typed.yaml", TypedWords, errors)
+    style = _optional(root, "style.yaml", StyleWords, errors)
 
     messages: dict[str, dict[str, str]] = {}
     message_sources: dict[tuple[str, str], MessageSource] = {}
