@@ -48,14 +48,16 @@ class Ask:
 
 
 def each(
-    trigger: str, sources: Iterable[str], dests: Iterable[str], **extra: Any
+    trigger: str, sources: Iterable[str], dests: Iterable[str], otherwise: str | None = None, **extra: Any
 ) -> tuple[dict[str, Any], ...]:
     """One transition per destination, taken when the trigger is fired with `to=` that destination
-    (the guard `asked_for`): how resume, back and the end of a side trip go where they were."""
+    (the guard `asked_for`): how resume, back and the end of a side trip go where they were.
+    `otherwise`, if given, is where the trigger goes when `to=` is none of them."""
     src = list(sources)
-    return tuple(
-        {"trigger": trigger, "source": src, "dest": d, "conditions": "asked_for", **extra} for d in dests
-    )
+    out = [{"trigger": trigger, "source": src, "dest": d, "conditions": "asked_for", **extra} for d in dests]
+    if otherwise is not None:
+        out.append({"trigger": trigger, "source": src, "dest": otherwise, **extra})
+    return tuple(out)
 
 
 def _names(value: Any) -> list[str]:

@@ -163,25 +163,23 @@ TRANSITIONS: tuple[dict[str, Any], ...] = (
     },
     # Check-ins: offered after the ideas; asked when the reminder comes due; then offered again.
     *each(
-        "pick_checkin", ["checkin_offer"], AFTER_CHECKIN, before="set_checkin", after="clear_checkin_return"
+        "pick_checkin",
+        ["checkin_offer"],
+        AFTER_CHECKIN,
+        otherwise="results",
+        before="set_checkin",
+        after="clear_checkin_return",
     ),
-    {
-        "trigger": "pick_checkin",
-        "source": "checkin_offer",
-        "dest": "results",
-        "before": "set_checkin",
-        "after": "clear_checkin_return",
-    },
     {"trigger": "check_in", "source": "*", "dest": "checkin", "before": "remember_checkin_return"},
     {"trigger": "rate_checkin", "source": "checkin", "dest": "checkin_offer", "before": "rate_checkin"},
-    *each("stop_checkins", ["checkin"], AFTER_CHECKIN, before="stop_checkins", after="clear_checkin_return"),
-    {
-        "trigger": "stop_checkins",
-        "source": "checkin",
-        "dest": "results",
-        "before": "stop_checkins",
-        "after": "clear_checkin_return",
-    },
+    *each(
+        "stop_checkins",
+        ["checkin"],
+        AFTER_CHECKIN,
+        otherwise="results",
+        before="stop_checkins",
+        after="clear_checkin_return",
+    ),
 )
 
 ASKS = {

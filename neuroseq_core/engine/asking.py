@@ -17,10 +17,14 @@ def buttons(turn: Turn, ask: Ask) -> list[Button]:
     return SOURCES[ask.source](turn, fixed) if ask.source else fixed
 
 
+def _point(turn: Turn) -> str:
+    return f"{turn.state}:{turn.s.question_id or ''}"
+
+
 def _token(turn: Turn) -> str:
     # A new token for each new point of the conversation; asking again at the same point keeps it,
     # so the buttons of a question asked again still work.
-    point = f"{turn.state}:{turn.s.question_id or ''}"
+    point = _point(turn)
     if turn.s.prompt_point != point:
         turn.s.seq += 1
         turn.s.prompt_point = point
@@ -37,7 +41,7 @@ def prompt(turn: Turn, note: str | None = None) -> None:
             turn.say(note)
         turn.say("declined.hint" if turn.state == "declined" else "paused.hint")
         return
-    again = turn.s.prompt_point == f"{turn.state}:{turn.s.question_id or ''}"
+    again = turn.s.prompt_point == _point(turn)
     token = _token(turn)
     turn.s.token = token
     message = ask.again if again and ask.again else ask.message

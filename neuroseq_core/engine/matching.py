@@ -120,10 +120,7 @@ def typed_language(turn: Turn, raw: str) -> str | None:
 
 def sounds_like_a_hard_moment(turn: Turn, raw: str) -> bool:
     """The words of a hard moment right now, in any language we have (help, screaming, hitting...)."""
+    if len(raw) > 2 * MAX_TYPED:
+        return False
     text = f" {fold(raw)} "
-    return any(
-        f" {fold(w)} " in text
-        for lang in turn.c.typed.panic.values()
-        for w in lang
-        if len(raw) <= 2 * MAX_TYPED
-    )
+    return any(f" {fold(w)} " in text for words in turn.c.typed.panic.values() for w in words)

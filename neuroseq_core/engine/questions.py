@@ -8,7 +8,7 @@ from transitions import EventData
 
 from dialogs.main import NEED_AGE_BAND
 from neuroseq_core.domain.events import Button
-from neuroseq_core.domain.models import LEVEL_ORDER, LevelId, Question
+from neuroseq_core.domain.models import LEVEL_ORDER, LevelId, Option, Question
 from neuroseq_core.engine.registry import callback, prompt_text, source
 from neuroseq_core.engine.turn import Turn
 
@@ -39,6 +39,11 @@ def stage_questions(turn: Turn) -> list[Question]:
     if turn.s.depth == "core":
         return [q for q in qs if core(q)]
     return [q for q in qs if not core(q) and q.level in turn.s.deep_levels]
+
+
+def chosen(turn: Turn, q: Question) -> Option | None:
+    """The option answered to a question (None when skipped or not asked)."""
+    return next((o for o in q.options if o.id == turn.s.answers.get(q.id)), None)
 
 
 def next_question_id(turn: Turn) -> str | None:

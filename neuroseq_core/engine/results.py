@@ -14,7 +14,7 @@ from neuroseq_core.domain.recommend import Pick, recommend
 from neuroseq_core.domain.referral import referrals
 from neuroseq_core.domain.scoring import score
 from neuroseq_core.engine.progress import progress_reply
-from neuroseq_core.engine.questions import deeper_topic, questions, unanswered
+from neuroseq_core.engine.questions import chosen, deeper_topic, questions, unanswered
 from neuroseq_core.engine.registry import callback, source
 from neuroseq_core.engine.turn import Turn
 
@@ -85,9 +85,9 @@ def said_at(turn: Turn, levels: Sequence[str]) -> list[str]:
     """What the answers at these levels said a child needs, most worrying first (each need once)."""
     found: list[tuple[int, int, str]] = []
     for i, q in enumerate(questions(turn)):
-        chosen = next((o for o in q.options if o.id == turn.s.answers.get(q.id)), None)
-        if q.level in levels and chosen is not None and chosen.concern >= 2 and q.needs:
-            found.append((-chosen.concern, i, q.needs[0]))
+        option = chosen(turn, q)
+        if q.level in levels and option is not None and option.concern >= 2 and q.needs:
+            found.append((-option.concern, i, q.needs[0]))
     return list(dict.fromkeys(need for _c, _i, need in sorted(found)))
 
 
@@ -99,7 +99,7 @@ def _latest_outcomes(turn: Turn) -> dict[str, str]:
 
 
 def _any_most_concern(turn: Turn) -> bool:
-    return any(o.concern >= 3 for q in questions(turn) for o in q.options if o.id == turn.s.answers.get(q.id))
+    return any((option := chosen(turn, q)) is not None and option.concern >= 3 for q in questions(turn))
 
 
 def _need_words(turn: Turn, needs: Sequence[str]) -> list[str]:

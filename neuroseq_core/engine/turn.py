@@ -22,11 +22,11 @@ from neuroseq_core.domain.recommend import Filters
 from neuroseq_core.domain.session import Session
 from neuroseq_core.engine.registry import FlowModel
 
-# States of earlier flows, and where a session saved in one carries on.
+# States of earlier flows, and where a session saved in one carries on ("one student or the
+# class" is part of the role question now).
 LEGACY_STATES = {"group": "role"}
 # Steps the flow now asks only after the first results (the old flow asked them before).
 AFTER_THE_RESULTS = ("region", "minutes", "setting", "nickname")
-LEGACY_STATES = LEGACY_STATES  # "one student or the class" is part of the role question now
 
 
 class Turn:
