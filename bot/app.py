@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.recent import RecentSet
 from bot.render import answered_text, label_for
@@ -194,12 +194,15 @@ def build_application(
     flush_interval: float = 5.0,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The Application: our token and base URL, rate limiter, no Updater (we fetch updates ourselves)."""
+    """The Application: our token and base URL, no Updater (we fetch updates ourselves), and no rate
+    limiter: replies to a user's own update go at once (bot/retry.py honours a 429's retry_after), and
+    the bot's own proactive messages are paced for the whole bot through the database (bot/pacing.py).
+    PTB's AIORateLimiter capped every call with a chat_id at 30/s per process, so a press (an edit and
+    a send) at 15/s whatever the load, and N processes at N × 30/s: neither fast nor a real limit."""
     builder = (
         ApplicationBuilder()
         .token(settings.require_token())
         .base_url(settings.telegram_api_url or DEFAULT_BASE_URL)
-        .rate_limiter(AIORateLimiter(max_retries=0))  # pacing only: bot/retry.py retries
         .updater(None)
         .connect_timeout(http_timeout)
         .read_timeout(http_timeout)
@@ -210,7 +213,14 @@ def build_application(
         .get_updates_pool_timeout(http_timeout)
     )
     application = builder.build()
-    sender = Sender(application.bot, store, retries=retries, backoff=backoff, flush_interval=flush_interval)
+    sender = Sender(
+        application.bot,
+        store,
+        retries=retries,
+        backoff=backoff,
+        flush_interval=flush_interval,
+        call_time=http_timeout,
+    )
     adapter = Adapter(service, store, sender, clock)
     application.bot_data[ADAPTER_KEY] = adapter
     application.add_handler(TypeHandler(Update, adapter.on_update))

@@ -163,6 +163,9 @@ async def running(
         await set_commands(application, service, languages or [], settings.admin_ids)
         # Replies committed before a crash go out before any new update is taken, so a user never
         # sees the next question above the one it follows.
+        released = await store.release_claims()  # SQLite: the sender before us is gone
+        if released:
+            log.info("outbox claims of an earlier process released", extra={"count": released})
         await drain_outbox(adapter)
         flusher = asyncio.create_task(adapter.sender.run_flusher(stop_flusher))
         retention = asyncio.create_task(run_retention(store, settings.retention_days, stop_flusher))

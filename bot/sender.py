@@ -1,5 +1,10 @@
 """Delivers committed replies (outbox items) to Telegram, at least once, in order per user.
 
+A process sends only the outbox rows it claimed in the database: the replies its own handlers queued
+(claimed as they are stored), and, in the flusher, rows nobody holds (failed earlier, or left by a
+process that died, once its lease ran out). No call is started that could end after the lease, so
+two processes never send one reply.
+
 429 and network errors or timeouts: retried by the one policy (bot/retry.py), then left in the outbox
 for the flusher.
 403 (blocked): the user is marked inactive and their items dropped; others are unaffected.
@@ -10,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot.periodic import every
-from bot.recent import RecentSet
 from bot.render import Outgoing, OutgoingMessage, RenderError, render_reply
 from bot.retry import RetryPolicy, call_with_retry
 from neuroseq_core.domain.events import Reply
@@ -26,7 +31,6 @@ from neuroseq_core.store.locks import KeyedLock
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20  # outbox attempts across flushes before an item is given up
-_DONE_MEMORY = 10_000  # ids of recently delivered items, so a racing flusher never sends twice
 
 
 class Undeliverable(Exception):
@@ -45,15 +49,14 @@ class Sender:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         flush_interval: float = 5.0,
+        call_time: float = 15.0,
     ) -> None:
         self.bot = bot
         self.store = store
         self.policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff)
         self.flush_interval = flush_interval
+        self.call_time = call_time  # the longest one API call can take (the HTTP timeout)
         self._user_locks = KeyedLock()
-        self._in_flight: set[int] = set()
-        self._done = RecentSet(_DONE_MEMORY)
-        self._parts_sent: dict[int, int] = {}  # item id -> parts already delivered (photo, text...)
 
     # ---- one item ------------------------------------------------------------------------
 
@@ -67,11 +70,24 @@ class Sender:
                 chat_id=chat_id, photo=part.png, caption=part.caption or None, parse_mode=ParseMode.HTML
             )
 
-    async def _send_part(self, chat_id: str, part: Outgoing, item_id: int) -> None:
-        """One API call by the retry policy; raises Undeliverable, or NetworkError when retries ran out."""
+    def _deadline(self, item: OutboxItem) -> Callable[[], float]:
+        """Seconds left of the item's lease, on the loop's monotonic clock from now on."""
+        if item.lease_until is None:
+            return lambda: float("inf")
+        loop = asyncio.get_running_loop()
+        end = loop.time() + (item.lease_until - self.store.clock()).total_seconds()
+        return lambda: end - loop.time()
+
+    async def _send_part(self, item: OutboxItem, part: Outgoing, time_left: Callable[[], float]) -> None:
+        """One API call by the retry policy; raises Undeliverable, or NetworkError when retries (or the
+        item's lease) ran out."""
         try:
             await call_with_retry(
-                lambda: self._call(chat_id, part), self.policy, context={"outbox_id": item_id}
+                lambda: self._call(item.chat_id, part),
+                self.policy,
+                context={"outbox_id": item.id},
+                time_left=time_left,
+                call_time=self.call_time,
             )
         except Forbidden as exc:
             raise Undeliverable("forbidden") from exc
@@ -79,19 +95,7 @@ class Sender:
             # Telegram's description may quote our text: log the class only.
             raise Undeliverable("bad request") from exc
 
-    def _claim(self, item_id: int) -> bool:
-        if item_id in self._in_flight or item_id in self._done:
-            return False
-        self._in_flight.add(item_id)
-        return True
-
-    def _finish(self, item_id: int, delivered: bool) -> None:
-        self._in_flight.discard(item_id)
-        if delivered:
-            self._parts_sent.pop(item_id, None)
-            self._done.add(item_id)
-
-    async def _deliver_claimed(self, item: OutboxItem) -> str:
+    async def _deliver_claimed(self, item: OutboxItem, time_left: Callable[[], float]) -> str:
         """Send one claimed item; returns "sent", "dropped" or "failed"."""
         try:
             parts = render_reply(item.reply)
@@ -99,12 +103,11 @@ class Sender:
             log.error("reply cannot be rendered; dropped", extra={"outbox_id": item.id})
             await self.store.mark_sent(item.id)
             return "dropped"
-        done = self._parts_sent.get(item.id, 0)
+        done = item.parts_done
         try:
-            for index in range(done, len(parts)):
-                await self._send_part(item.chat_id, parts[index], item.id)
-                # Remember progress so a retry does not repeat the picture already shown.
-                self._parts_sent[item.id] = index + 1
+            for index in range(item.parts_done, len(parts)):
+                await self._send_part(item, parts[index], time_left)
+                done = index + 1  # kept on failure, so a retry does not repeat the picture shown
         except Undeliverable as exc:
             reason = str(exc)
             if reason == "forbidden":
@@ -117,9 +120,9 @@ class Sender:
         except (NetworkError, TelegramError) as exc:
             log.warning(
                 "delivery failed; left for the flusher",
-                extra={"outbox_id": item.id, "error": type(exc).__name__},
+                extra={"outbox_id": item.id, "error": type(exc).__name__, "cause": str(exc)[:80]},
             )
-            await self.store.mark_failed(item.id)
+            await self.store.mark_failed(item.id, done)
             return "failed"
         await self.store.mark_sent(item.id)
         return "sent"
@@ -127,7 +130,10 @@ class Sender:
     # ---- public --------------------------------------------------------------------------
 
     async def deliver(self, items: list[OutboxItem]) -> list[str]:
-        """Send items in order (each user's in order); an item whose predecessor failed waits too."""
+        """Send claimed items in order (each user's in order); an item whose predecessor failed waits
+        too (its claim is released for the flusher)."""
+        # Each lease is read against the store's clock once, as the items arrive, then on the loop's own.
+        deadlines = {item.id: self._deadline(item) for item in items}
         results: list[str] = []
         blocked_users: set[str] = set()
         stalled_users: set[str] = set()
@@ -138,20 +144,11 @@ class Sender:
                 continue
             if item.user_id in stalled_users:
                 # Keep this user's order: a later reply must not overtake a failed earlier one.
+                await self.store.mark_failed(item.id, item.parts_done, tried=False)
                 results.append("failed")
                 continue
             async with self._user_locks.hold(item.user_id):
-                if not self._claim(item.id):
-                    if item.id in self._in_flight:
-                        # Someone else is sending it now: this user's later items must wait.
-                        stalled_users.add(item.user_id)
-                    results.append("skipped")
-                    continue
-                outcome = "failed"
-                try:
-                    outcome = await self._deliver_claimed(item)
-                finally:
-                    self._finish(item.id, outcome in ("sent", "dropped"))
+                outcome = await self._deliver_claimed(item, deadlines[item.id])
             if outcome == "dropped" and not await self.store.is_active(item.user_id):
                 blocked_users.add(item.user_id)
             if outcome == "failed":
@@ -170,20 +167,12 @@ class Sender:
         return True
 
     async def flush_pending(self, limit: int = 100) -> int:
-        """Send what the outbox still holds (after a crash, or after failures); returns how many sent."""
-        items = await self.store.pending_outbox(limit)
+        """Claim and send what the outbox holds that nobody is sending (after a crash, or after
+        failures); returns how many were sent."""
+        items = await self.store.claim_outbox(limit)
         sendable: list[OutboxItem] = []
-        busy_users: set[str] = set()
         active: dict[str, bool] = {}
         for item in items:
-            if item.id in self._done:
-                continue  # sent just now; `deliver` would skip it too
-            if item.user_id in busy_users or item.id in self._in_flight:
-                # Being sent by an update's handler: `deliver` would skip it and hold back the
-                # user's later items anyway. Skipping here spares a store read per item, which
-                # under load was most of the flusher's cost (bench/bench_e2e.py profile).
-                busy_users.add(item.user_id)
-                continue
             if item.attempts >= MAX_ATTEMPTS:
                 log.error("giving up on a reply after many attempts", extra={"outbox_id": item.id})
                 await self.store.mark_sent(item.id)

@@ -40,7 +40,7 @@ pytestmark = pytest.mark.fault
 USERS = 50
 KILLS = 3
 SEED = 20261125
-WIDE_RUN = Path(__file__).resolve().parent / "fakebot" / "wide_run.py"
+RUN = [sys.executable, "-m", "neuroseq_core.cli"]
 
 
 class BotProcess:
@@ -60,11 +60,11 @@ class BotProcess:
             NEUROSEQ_TELEGRAM_API_URL=self.api.base_url,
             NEUROSEQ_DATABASE_URL=f"sqlite+aiosqlite:///{self.db}",
             NEUROSEQ_LOG_LEVEL="WARNING",
-            PYTHONPATH=str(ROOT),  # the script runs from tests/fakebot; bot/ is not installed as a package
+            PYTHONPATH=str(ROOT),  # bot/ and neuroseq_core/ from this checkout
         )
         with self.log.open("ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, str(WIDE_RUN), "run"],
+                [*RUN, "run"],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Coroutine
 from typing import Any
-from unittest import mock
 
 import httpx
 import pytest
@@ -26,13 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from telegram import Update
 
-import bot.app
 from bot.runtime import running
 from bot.webhook import SECRET_HEADER, build_webhook_app
 from fakebot import Call, FakeBotAPI
 from fakebot.harness import outbox_drained, polling_bot, settings_for
 from fakebot.walker import Walk, expect_answers, record_updates, replay, sends, signature, walk_all
-from fakebot.wide_run import WideRateLimiter
 from neuroseq_core.content import Content, ContentHolder
 from neuroseq_core.service import Service
 from neuroseq_core.store.open import open_store
@@ -41,12 +38,6 @@ pytestmark = pytest.mark.fault
 
 SEED = 8
 USERS = list(range(700, 720))  # 20 users talk at once
-
-
-@pytest.fixture(autouse=True)
-def wide_limiter(monkeypatch):
-    """No 30-a-second cap against the fake server (429 handling stays as shipped)."""
-    monkeypatch.setattr(bot.app, "AIORateLimiter", WideRateLimiter)
 
 
 @pytest.fixture
@@ -353,8 +344,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(content, tmp_path_factory):
-    with mock.patch.object(bot.app, "AIORateLimiter", WideRateLimiter):
-        w = World(content, f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('hyp') / 'bot.db'}")
+    w = World(content, f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('hyp') / 'bot.db'}")
     yield w
     w.close()
 

@@ -46,6 +46,12 @@ def new_session(user_id: str, content: Content) -> Session:
     return Session(user_id=user_id, language=content.default_language, state=MAIN.initial)
 
 
+def holds_nothing(session: Session) -> bool:
+    """True for a session still at the very start: nothing in it is worth keeping (no consent yet,
+    no answer), so a user we hold nothing about is not stored because of it."""
+    return session.state == MAIN.initial
+
+
 def step(session: Session, event: Event, content: Content) -> tuple[Session, list[Reply], list[Effect]]:
     """Apply one event to a session; returns the new session, the replies in order, and the effects."""
     turn = Turn(session.model_copy(deep=True), content, event)
@@ -64,6 +70,7 @@ __all__ = [
     "SAFETY_YES",
     "check_flow",
     "fold",
+    "holds_nothing",
     "match_button",
     "new_session",
     "step",

@@ -85,7 +85,11 @@ def on_choice(turn: Turn, option_id: str, token: str | None) -> None:
         account.on_delete_choice(turn, option_id)
         return
     ask = turn.flow.asks.get(turn.state)
-    if turn.repaired:
+    if turn.state == turn.flow.initial:
+        # A button from a conversation we no longer hold (erased, or long purged): said plainly, and
+        # nothing is kept until they start again.
+        turn.say("reprompt.forgotten")
+    elif turn.repaired:
         prompt(turn, "question.missing")
     elif token is not None and token != turn.s.token:
         prompt(turn, "reprompt.stale")

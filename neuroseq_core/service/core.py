@@ -19,7 +19,7 @@ from neuroseq_core.domain.clock import as_utc, utcnow
 from neuroseq_core.domain.effects import CancelReminders, Count, DeleteUser, Effect, Remind, SaveProfile
 from neuroseq_core.domain.events import Command, Due, Event, Reply
 from neuroseq_core.domain.session import Session
-from neuroseq_core.engine import new_session, step
+from neuroseq_core.engine import holds_nothing, new_session, step
 from neuroseq_core.store.base import OutboxItem, Reminder, StaleSessionError, Store, Transaction
 
 log = logging.getLogger(__name__)
@@ -100,18 +100,18 @@ class Service:
             if admin is not None:
                 replies = admin
             else:
-                new, replies, effects = self.step(await tx.load_session(), user_id, event)
-                await self._apply_effects(tx, new, effects, chat_id, event)
+                stored = await tx.load_session()
+                new, replies, effects = self.step(stored, user_id, event)
+                # Someone we hold nothing about stays that way until they start again (an old button
+                # after /delete brings no row back).
+                keep = stored is not None or not holds_nothing(new)
+                await self._apply_effects(tx, new, effects, chat_id, event, keep)
             if update_id is not None:
                 await tx.mark_seen(update_id)
-            ids = await tx.add_outbox(chat_id, replies)
-        return [
-            OutboxItem(id=i, user_id=user_id, chat_id=chat_id, reply=r)
-            for i, r in zip(ids, replies, strict=True)
-        ]
+            return await tx.add_outbox(chat_id, replies)
 
     async def _apply_effects(
-        self, tx: Transaction, new: Session, effects: list[Effect], chat_id: str, event: Event
+        self, tx: Transaction, new: Session, effects: list[Effect], chat_id: str, event: Event, keep: bool
     ) -> None:
         """Carry out what the engine asked for, inside the same transaction, then store the session."""
         counts = [e.name for e in effects if isinstance(e, Count)]
@@ -129,7 +129,8 @@ class Service:
         saved = any(isinstance(e, SaveProfile) for e in effects)
         if saved and new.profile is not None and new.completed_at is not None:
             await tx.save_profile(new.profile, new.completed_at)
-        await tx.save_session(new)
+        if keep:
+            await tx.save_session(new)
 
     # ---- admin ------------------------------------------------------------------------------------
 

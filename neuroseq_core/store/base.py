@@ -7,11 +7,15 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from neuroseq_core.domain.clock import Clock
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
 
 # A claimed reminder that was never marked sent (the claimer crashed) is offered again after this.
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+# How long a process holds the outbox rows it claimed. A sender never starts a call it could not finish
+# inside its lease, so a row is taken over only when its process died (or stalled past the lease).
+OUTBOX_LEASE = dt.timedelta(seconds=60)
 
 
 class StaleSessionError(RuntimeError):
@@ -31,6 +35,8 @@ class OutboxItem:
     chat_id: str
     reply: Reply
     attempts: int = 0
+    lease_until: dt.datetime | None = None  # this process may send it until then
+    parts_done: int = 0  # parts (picture, text) already delivered by an earlier attempt
 
 
 @dataclass(frozen=True)
@@ -59,14 +65,15 @@ class Transaction(Protocol):
     async def save_session(self, session: Session) -> None:
         """Store the session (optimistic version checked / row locked by the implementation)."""
 
-    async def add_outbox(self, chat_id: str, replies: list[Reply]) -> list[int]:
-        """Queue replies to send after commit; returns their ids in order."""
+    async def add_outbox(self, chat_id: str, replies: list[Reply]) -> list[OutboxItem]:
+        """Queue replies to send after commit, claimed by this process; returns them in order."""
 
     async def save_profile(self, profile: Profile, at: dt.datetime) -> None:
         """Keep a completed profile with its date (for progress over time)."""
 
     async def delete_user(self) -> None:
-        """Erase everything stored about this user (sessions, profiles, outbox, status)."""
+        """Erase everything stored about this user (sessions, profiles, outbox, status); the update ids
+        they sent are kept without their user id, so a redelivery is still recognised."""
 
     async def add_reminder(self, chat_id: str, due_at: dt.datetime, kind: str) -> int:
         """Schedule a reminder for this user, committed with the rest of the transaction."""
@@ -84,6 +91,8 @@ class Transaction(Protocol):
 class Store(Protocol):
     """Durable state. One implementation on SQLAlchemy (SQLite, PostgreSQL), one in memory."""
 
+    clock: Clock  # the time the store writes (leases, last seen); tests move it
+
     def transaction(self, user_id: str) -> AbstractAsyncContextManager[Transaction]:
         """A transaction holding this user's lock: one update of a user at a time."""
 
@@ -92,11 +101,19 @@ class Store(Protocol):
     ) -> list[OutboxItem]:
         """Replies committed but not yet sent, oldest first (optionally only those created before a time)."""
 
+    async def claim_outbox(self, limit: int = 100) -> list[OutboxItem]:
+        """Claim replies nobody is sending (or whose sender's lease ran out), oldest first; a user's
+        later reply is not claimed while an earlier one is held by someone else."""
+
+    async def release_claims(self) -> int:
+        """At start: SQLite has a single sender, so claims left by an earlier process are released
+        (it died); on PostgreSQL other processes are alive and their leases run out by themselves."""
+
     async def mark_sent(self, item_id: int) -> None:
         """Remove a delivered reply from the outbox."""
 
-    async def mark_failed(self, item_id: int) -> None:
-        """Count a failed attempt (the item stays for a retry)."""
+    async def mark_failed(self, item_id: int, parts_done: int = 0, tried: bool = True) -> None:
+        """Release the claim, counting a failed attempt if it was `tried` (the item stays for a retry)."""
 
     async def set_active(self, user_id: str, active: bool) -> None:
         """Mark a user active or inactive (inactive: blocked the bot)."""

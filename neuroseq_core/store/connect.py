@@ -79,6 +79,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
             f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
             "foreign_keys=ON",  # off by default in SQLite; ON DELETE CASCADE needs it
             "synchronous=NORMAL",  # with WAL: safe against a crash of the bot, not of the machine
+            "secure_delete=ON",  # deleted rows are overwritten, not left in free pages (erasure)
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from neuroseq_core.domain.clock import Clock, as_utc, utcnow
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
-from neuroseq_core.store.base import CLAIM_TIMEOUT, OutboxItem, Reminder, StaleSessionError
+from neuroseq_core.store.base import CLAIM_TIMEOUT, OUTBOX_LEASE, OutboxItem, Reminder, StaleSessionError
 from neuroseq_core.store.locks import KeyedLock
 
 
@@ -30,6 +31,15 @@ class _Outbox:
     payload: str
     attempts: int
     created_at: dt.datetime
+    claimed_by: str | None = None
+    lease_until: dt.datetime | None = None
+    parts_done: int = 0
+
+    def item(self, item_id: int) -> OutboxItem:
+        reply = Reply.model_validate_json(self.payload)
+        return OutboxItem(
+            item_id, self.user_id, self.chat_id, reply, self.attempts, self.lease_until, self.parts_done
+        )
 
 
 @dataclass
@@ -53,20 +63,15 @@ class _State:
     counters: dict[str, int] = field(default_factory=dict)  # anonymous totals, no user id
 
     def erase(self, user_id: str) -> None:
-        """Remove every row of one user, as ON DELETE CASCADE does in SQL."""
+        """Remove every row of one user; the update ids they sent stay, without their id."""
         self.users.pop(user_id, None)
         self.sessions.pop(user_id, None)
-        for table in (self.profiles, self.processed, self.outbox, self.reminders):
-            for key in [k for k, row in table.items() if _owner(row) == user_id]:
-                del table[key]
-
-
-def _owner(row: object) -> str | None:
-    if isinstance(row, tuple):
-        owner = row[0]
-        return owner if isinstance(owner, str) else None
-    owner = getattr(row, "user_id", None)
-    return owner if isinstance(owner, str) else None
+        for key, (owner, at) in list(self.processed.items()):
+            if owner == user_id:
+                self.processed[key] = (None, at)
+        self.profiles = {k: row for k, row in self.profiles.items() if row[0] != user_id}
+        self.outbox = {k: row for k, row in self.outbox.items() if row.user_id != user_id}
+        self.reminders = {k: row for k, row in self.reminders.items() if row.user_id != user_id}
 
 
 class MemoryTransaction:
@@ -75,9 +80,9 @@ class MemoryTransaction:
     def __init__(self, store: MemoryStore, user_id: str) -> None:
         self._store = store
         self.user_id = user_id
+        self._known = user_id in store._state.users  # we hold something about this user
         self._checks: list[Callable[[_State], None]] = []  # run before any change is applied
         self._journal: list[Callable[[_State], object]] = []
-        self._deleted = False
         self._seen: set[int] = set()
         self._has_overlay = False  # this transaction wrote (or erased) the session
         self._overlay: str | None = None
@@ -101,16 +106,14 @@ class MemoryTransaction:
 
     async def seen(self, update_id: int) -> bool:
         """True if this update id was already handled (a redelivery)."""
-        if update_id in self._seen:
-            return True
-        row = self._store._state.processed.get(update_id)
-        return row is not None and not (self._deleted and row[0] == self.user_id)
+        return update_id in self._seen or update_id in self._store._state.processed
 
     async def mark_seen(self, update_id: int) -> None:
         """Record that this update id is handled, in this transaction."""
         self._seen.add(update_id)
-        # After an erasure the id is kept without the user's id: it still stops a redelivery.
-        owner = None if self._deleted else self.user_id
+        # Someone we keep nothing about (erased, or a stale press) leaves the id alone: it still stops a
+        # redelivery, and names nobody.
+        owner = self.user_id if self._known else None
         now = self._store.clock()
         self._apply(lambda s: s.processed.setdefault(update_id, (owner, now)))
 
@@ -141,29 +144,37 @@ class MemoryTransaction:
                     raise StaleSessionError(user_id)
 
             self._checks.append(check)
-        raw, clock = session.to_json(), self._store.clock
+        raw = session.to_json()
+        self._ensure_user()  # a new user, or one starting over after an erasure
 
         def write(s: _State) -> None:
-            if user_id not in s.users:  # saved again after an erasure: the user starts over
-                now = clock()
-                s.users[user_id] = _User(active=True, created_at=now, last_seen_at=now)
             s.sessions[user_id] = ((expected or 0) + 1, raw)
 
         self._apply(write)
         self._has_overlay, self._overlay, self._expected = True, raw, (expected or 0) + 1
 
-    async def add_outbox(self, chat_id: str, replies: list[Reply]) -> list[int]:
-        """Queue replies to send after commit; returns their ids in order."""
+    def _ensure_user(self) -> None:
+        if self._known:
+            return
+        self._known, user_id, now = True, self.user_id, self._store.clock()
+        self._apply(lambda s: s.users.setdefault(user_id, _User(True, now, now)))
+
+    async def add_outbox(self, chat_id: str, replies: list[Reply]) -> list[OutboxItem]:
+        """Queue replies to send after commit, claimed by this process for its lease; returns them."""
         now = self._store.clock()
+        lease, worker = now + self._store.lease, self._store.worker
         rows = {
-            next(self._store._ids): _Outbox(self.user_id, chat_id, r.model_dump_json(), 0, now)
+            next(self._store._ids): _Outbox(
+                self.user_id, chat_id, r.model_dump_json(), 0, now, worker, as_utc(lease)
+            )
             for r in replies
         }
         self._apply(lambda s: s.outbox.update(rows))
-        return list(rows)
+        return [row.item(item_id) for item_id, row in rows.items()]
 
     async def save_profile(self, profile: Profile, at: dt.datetime) -> None:
         """Keep a completed profile with its date."""
+        self._ensure_user()
         item_id, user_id, raw, when = (
             next(self._store._ids),
             self.user_id,
@@ -175,13 +186,14 @@ class MemoryTransaction:
     async def delete_user(self) -> None:
         """Erase everything stored about this user."""
         user_id = self.user_id
-        self._deleted = True
+        self._known = False
         self._has_overlay, self._overlay, self._has_expected, self._expected = True, None, True, None
         self._seen.clear()
         self._apply(lambda s: s.erase(user_id))
 
     async def add_reminder(self, chat_id: str, due_at: dt.datetime, kind: str) -> int:
         """Schedule a reminder for this user, committed with the rest of the transaction."""
+        self._ensure_user()
         item_id = next(self._store._ids)
         row = _Reminder(self.user_id, chat_id, as_utc(due_at), kind)
         self._apply(lambda s: s.reminders.__setitem__(item_id, row))
@@ -230,8 +242,10 @@ class MemoryTransaction:
 class MemoryStore:
     """Durable only for the life of the process; the same locking and erasure rules as SqlStore."""
 
-    def __init__(self, clock: Clock = utcnow) -> None:
+    def __init__(self, clock: Clock = utcnow, lease: dt.timedelta = OUTBOX_LEASE) -> None:
         self.clock = clock
+        self.lease = lease
+        self.worker = secrets.token_hex(8)
         self._state = _State()
         self._ids = itertools.count(1)
         self._locks = KeyedLock()
@@ -245,10 +259,8 @@ class MemoryStore:
             now = self.clock()
 
             def touch(s: _State) -> None:
-                user = s.users.get(user_id)
-                if user is None:
-                    s.users[user_id] = _User(active=True, created_at=now, last_seen_at=now)
-                else:
+                user = s.users.get(user_id)  # a known user's activity; nobody new is added here
+                if user is not None:
                     user.active, user.last_seen_at = True, now
 
             tx._apply(touch)
@@ -264,22 +276,47 @@ class MemoryStore:
             for item_id, row in sorted(self._state.outbox.items())
             if older_than is None or row.created_at < as_utc(older_than)
         ][: max(limit, 0)]
-        return [
-            OutboxItem(
-                item_id, row.user_id, row.chat_id, Reply.model_validate_json(row.payload), row.attempts
-            )
-            for item_id, row in rows
-        ]
+        return [row.item(item_id) for item_id, row in rows]
+
+    async def claim_outbox(self, limit: int = 100) -> list[OutboxItem]:
+        """Claim replies nobody is sending, oldest first; a user's later ones wait for a held earlier one."""
+        now = as_utc(self.clock())
+        held: set[str] = set()
+        claimed: list[OutboxItem] = []
+        async with self._mutex:
+            for item_id, row in sorted(self._state.outbox.items()):
+                if len(claimed) >= limit:
+                    break
+                if row.lease_until is not None and row.lease_until >= now:
+                    held.add(row.user_id)
+                    continue
+                if row.user_id in held:
+                    continue
+                row.claimed_by, row.lease_until = self.worker, now + self.lease
+                claimed.append(row.item(item_id))
+        return claimed
+
+    async def release_claims(self) -> int:
+        """Release every claim, as on SQLite: one sender, and it is starting now."""
+        held = [row for row in self._state.outbox.values() if row.claimed_by is not None]
+        for row in held:
+            row.claimed_by, row.lease_until = None, None
+        return len(held)
 
     async def mark_sent(self, item_id: int) -> None:
         """Remove a delivered reply from the outbox."""
         self._state.outbox.pop(item_id, None)
 
-    async def mark_failed(self, item_id: int) -> None:
-        """Count a failed attempt (the item stays for a retry)."""
+    async def mark_failed(self, item_id: int, parts_done: int = 0, tried: bool = True) -> None:
+        """Release the claim, counting a failed attempt if it was `tried` (the item stays for a retry)."""
         row = self._state.outbox.get(item_id)
         if row is not None:
-            row.attempts += 1
+            row.attempts, row.parts_done, row.claimed_by, row.lease_until = (
+                row.attempts + int(tried),
+                parts_done,
+                None,
+                None,
+            )
 
     async def set_active(self, user_id: str, active: bool) -> None:
         """Mark a known user active or inactive; a user who blocked the bot gets no more reminders."""

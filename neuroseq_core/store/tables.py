@@ -95,6 +95,10 @@ outbox = sa.Table(
     sa.Column("payload", sa.Text(), nullable=False),  # Reply JSON
     sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # Who is sending it and until when: a process sends only what it claimed (migration 0004).
+    sa.Column("claimed_by", sa.String(32), nullable=True),
+    sa.Column("lease_until", UTCDateTime(), nullable=True),
+    sa.Column("parts_done", sa.Integer(), nullable=False, server_default=sa.text("0")),
     # Ids are never reused (SQLite would reuse a deleted max id): the sender remembers delivered ids.
     sqlite_autoincrement=True,
 )

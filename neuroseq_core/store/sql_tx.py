@@ -1,0 +1,197 @@
+"""One user's work inside one database transaction, for the SQL store (neuroseq_core.store.sql)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
+
+from neuroseq_core.domain.clock import Clock
+from neuroseq_core.domain.events import Reply
+from neuroseq_core.domain.session import Profile, Session
+from neuroseq_core.store import statements as q
+from neuroseq_core.store.base import OutboxItem, StaleSessionError
+from neuroseq_core.store.tables import outbox, processed_updates, profiles, reminders, sessions, users
+
+
+class TxStore(Protocol):
+    """What a transaction reads from its store."""
+
+    clock: Clock
+    dialect: str
+    worker: str
+    lease: dt.timedelta
+
+
+def item_of(row: Any) -> OutboxItem:
+    return OutboxItem(
+        row.id,
+        row.user_id,
+        row.chat_id,
+        Reply.model_validate_json(row.payload),
+        row.attempts,
+        row.lease_until,
+        row.parts_done,
+    )
+
+
+def checkpoint(conn: sa.Connection) -> None:
+    # On the driver's connection, outside any transaction (SQLAlchemy would begin one around a statement).
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        cursor.close()
+
+
+class SqlTransaction:
+    """One user's work inside one database transaction (see `SqlStore.transaction`)."""
+
+    def __init__(self, store: TxStore, conn: AsyncConnection, user_id: str, known: bool) -> None:
+        self._store = store
+        self._conn = conn
+        self.user_id = user_id
+        self._known = known  # the users row exists (in this transaction)
+        self.erased = False
+        self._has_version = False
+        self._version: int | None = None  # the session version this transaction expects in the table
+
+    async def seen(self, update_id: int) -> bool:
+        """True if this update id was already handled (a redelivery)."""
+        return (await self._conn.execute(q.SEEN, {"update_id": update_id})).first() is not None
+
+    async def mark_seen(self, update_id: int) -> None:
+        """Record that this update id is handled, in this transaction."""
+        # Someone we keep nothing about (erased, or a stale press) leaves the id alone: it still stops a
+        # redelivery, and names nobody.
+        owner = self.user_id if self._known else None
+        await self._conn.execute(
+            q.MARK_SEEN, {"update_id": update_id, "user_id": owner, "now": self._store.clock()}
+        )
+
+    async def load_session(self) -> Session | None:
+        """This user's session, or None for a new user."""
+        row = (await self._conn.execute(q.LOAD_SESSION, {"user_id": self.user_id})).first()
+        if not self._has_version:
+            self._has_version, self._version = True, row.version if row else None
+        return Session.from_json(row.data) if row else None
+
+    async def save_session(self, session: Session) -> None:
+        """Store the session; raises StaleSessionError if its version moved since it was loaded."""
+        if not self._has_version:  # saved without loading: expect what is stored now
+            version = (await self._conn.execute(q.SESSION_VERSION, {"user_id": self.user_id})).scalar()
+            self._has_version, self._version = True, version
+        now, data = self._store.clock(), session.to_json()
+        await self._ensure_user()  # a new user, or one starting over after an erasure
+        stmt: ReturningInsert[tuple[int]] | ReturningUpdate[tuple[int]]
+        params: dict[str, Any] = {"b_user_id": self.user_id, "b_data": data, "b_now": now}
+        if self._version is None:
+            stmt = q.INSERT_SESSION[self._store.dialect]
+        else:
+            stmt = q.UPDATE_SESSION
+            params["b_version"] = self._version
+        new_version = (await self._conn.execute(stmt, params)).scalar()
+        if new_version is None:
+            raise StaleSessionError(self.user_id)
+        self._version = new_version
+
+    async def _ensure_user(self) -> None:
+        if not self._known:
+            await self._conn.execute(q.ADD_USER, {"user_id": self.user_id, "now": self._store.clock()})
+            self._known = True
+
+    async def add_outbox(self, chat_id: str, replies: list[Reply]) -> list[OutboxItem]:
+        """Queue replies to send after commit, claimed by this process for its lease; returns them."""
+        if not replies:
+            return []
+        now = self._store.clock()
+        lease = now + self._store.lease
+        rows = [
+            {
+                "user_id": self.user_id,
+                "chat_id": chat_id,
+                "payload": r.model_dump_json(),
+                "created_at": now,
+                "claimed_by": self._store.worker,
+                "lease_until": lease,
+            }
+            for r in replies
+        ]
+        ids = list((await self._conn.execute(q.ADD_OUTBOX, rows)).scalars())
+        return [
+            OutboxItem(i, self.user_id, chat_id, r, lease_until=lease)
+            for i, r in zip(ids, replies, strict=True)
+        ]
+
+    async def save_profile(self, profile: Profile, at: dt.datetime) -> None:
+        """Keep a completed profile with its date (for progress over time)."""
+        await self._ensure_user()
+        await self._conn.execute(
+            sa.insert(profiles).values(user_id=self.user_id, created_at=at, data=profile.model_dump_json())
+        )
+
+    async def delete_user(self) -> None:
+        """Erase everything stored about this user, in every table; their update ids stay, unnamed."""
+        await self._conn.execute(
+            sa.update(processed_updates)
+            .where(processed_updates.c.user_id == self.user_id)
+            .values(user_id=None)
+        )
+        for table in (sessions, profiles, outbox, reminders, users):
+            await self._conn.execute(sa.delete(table).where(table.c.user_id == self.user_id))
+        self._known, self.erased, self._has_version, self._version = False, True, True, None
+
+    async def add_reminder(self, chat_id: str, due_at: dt.datetime, kind: str) -> int:
+        """Schedule a reminder for this user, committed with the rest of the transaction."""
+        await self._ensure_user()
+        return await add_reminder_row(self._conn, self.user_id, chat_id, due_at, kind)
+
+    async def cancel_reminders(self) -> int:
+        """Drop this user's reminders not yet sent; returns how many."""
+        return await cancel_reminder_rows(self._conn, self.user_id)
+
+    async def finish_reminder(self, reminder_id: int) -> bool:
+        """Mark this user's reminder sent in this transaction; False if it was sent (or dropped) already."""
+        done = await self._conn.execute(
+            sa.update(reminders)
+            .where(
+                reminders.c.id == reminder_id,
+                reminders.c.user_id == self.user_id,
+                reminders.c.sent_at.is_(None),
+            )
+            .values(sent_at=self._store.clock())
+            .returning(reminders.c.id)
+        )
+        return done.first() is not None
+
+    async def bump(self, names: list[str]) -> None:
+        """Add one to each anonymous counter, committed with the rest of the transaction."""
+        for name in names:
+            await self._conn.execute(q.BUMP, {"name": name[:100]})
+
+
+async def add_reminder_row(
+    conn: AsyncConnection,
+    user_id: str,
+    chat_id: str,
+    due_at: dt.datetime,
+    kind: str,
+) -> int:
+    stmt = (
+        sa.insert(reminders)
+        .values(user_id=user_id, chat_id=chat_id, due_at=due_at, kind=kind)
+        .returning(reminders.c.id)
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def cancel_reminder_rows(conn: AsyncConnection, user_id: str) -> int:
+    stmt = (
+        sa.delete(reminders)
+        .where(reminders.c.user_id == user_id, reminders.c.sent_at.is_(None))
+        .returning(reminders.c.id)
+    )
+    return len((await conn.execute(stmt)).all())
