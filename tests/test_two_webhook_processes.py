@@ -1,5 +1,6 @@
 """Two `neuroseq webhook` processes share one PostgreSQL; interleaved updates of the same users end
-with exactly the answers one process would keep, and a redelivered update changes nothing."""
+with exactly the answers one process would keep, a redelivered update changes nothing, and with 200
+caregivers at once each receives every message exactly once (what they see, not only what is stored)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from cli import start_cli
+from cli import COMMAND, ROOT, cli_env, start_cli
 from driver import Driver
 from fakebot import FakeBotAPI, FakeUser
+from fakebot.server import BotMessage
+from fakebot.walker import chat_index, duplicates, replay, token_of, transcript
+from fakebot.walker import option_ids as walker_option_ids
 
 pytestmark = [pytest.mark.postgres, pytest.mark.fault]
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "two-procs-Secret_42"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -171,3 +174,150 @@ async def test_two_processes_one_database(postgres_url, content):
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+# ---- many users at once: what each one receives --------------------------------------------------
+
+MANY = 200
+
+
+def start_logged(api: FakeBotAPI, db_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """`neuroseq webhook` with its stderr in a file (a pipe nobody reads would fill and stall it)."""
+    with log.open("ab") as err:
+        return subprocess.Popen(
+            [*COMMAND, "webhook"],
+            cwd=ROOT,
+            env=cli_env(
+                TELEGRAM_BOT_TOKEN=api.token,
+                NEUROSEQ_TELEGRAM_API_URL=api.base_url,
+                NEUROSEQ_DATABASE_URL=db_url,
+                NEUROSEQ_WEBHOOK_URL="https://bot.example.org/hook",
+                NEUROSEQ_WEBHOOK_SECRET=SECRET,
+                NEUROSEQ_WEBHOOK_LISTEN=f"127.0.0.1:{port}",
+                NEUROSEQ_LOG_LEVEL="WARNING",
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+async def converse_many(
+    api: FakeBotAPI,
+    client: httpx.AsyncClient,
+    ports: list[int],
+    user: FakeUser,
+    seed: int,
+    posted: list[dict],
+) -> bool:
+    """One caregiver to the menu after the first idea, updates alternating over the two processes as a
+    round-robin load balancer would; every update posted is kept (in order) to replay later."""
+    index = chat_index(api)
+    turn = seed
+
+    async def post(update: dict) -> None:
+        nonlocal turn
+        for attempt in range(3):
+            try:
+                r = await client.post(
+                    f"http://127.0.0.1:{ports[turn % 2]}/hook", json=update, headers={HEADER: SECRET}
+                )
+                break
+            except httpx.TransportError:
+                # A kept-alive connection the server had just closed: Telegram, too, sends the
+                # update again (the bot knows it by its id).
+                if attempt == 2:
+                    raise
+        assert r.status_code == 200, r.text
+        posted.append(update)
+        turn += 1
+
+    def newest_prompt() -> BotMessage | None:
+        for message in reversed(index.messages(user.id)):
+            if message.keyboard:
+                return message
+        return None
+
+    await post(
+        api.update_json(
+            "message",
+            user.message_json(text="/start", entities=[{"type": "bot_command", "offset": 0, "length": 6}]),
+        )
+    )
+    answered: set[str] = set()
+    for step in range(60):
+        found: list[BotMessage] = []
+
+        def ready(found: list[BotMessage] = found) -> bool:
+            prompt = newest_prompt()
+            if prompt is not None and token_of(prompt) not in answered:
+                found.append(prompt)
+                return True
+            return False
+
+        await api.wait_until(ready, timeout=60)
+        question = found[0]
+        ids = walker_option_ids(question)
+        if {"more", "restart"} <= set(ids):
+            return True
+        answered.add(token_of(question))
+        onboarding = {"agree", "parent", "uk", "6-11"}
+        pick = next((i for i in ids if i in onboarding), None) or ids[(seed + step) % max(1, len(ids) - 1)]
+        data = next(
+            b["callback_data"]
+            for row in question.keyboard
+            for b in row
+            if b["callback_data"].endswith("|" + pick)
+        )
+        await post(
+            api.update_json(
+                "callback_query",
+                {
+                    "id": f"cb{user.id}-{step}",
+                    "from": user.json(),
+                    "message": json.loads(json.dumps(question.raw)),
+                    "chat_instance": "ci",
+                    "data": data,
+                },
+            )
+        )
+    return False
+
+
+async def test_two_hundred_caregivers_over_two_processes_each_get_every_message_once(
+    postgres_url, content, tmp_path
+):
+    await _clean(postgres_url)
+    ports = [free_port(), free_port()]
+    logs = [tmp_path / f"worker{i}.log" for i in range(2)]
+    async with FakeBotAPI() as api:
+        procs = [start_logged(api, postgres_url, p, log) for p, log in zip(ports, logs, strict=True)]
+        posted: list[dict] = []
+        try:
+            limits = httpx.Limits(max_connections=2 * MANY, max_keepalive_connections=2 * MANY)
+            async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+                for port, proc in zip(ports, procs, strict=True):
+                    await wait_healthy(client, port, proc)
+                users = [api.user(910_000 + i) for i in range(MANY)]
+                finished = await asyncio.gather(
+                    *(converse_many(api, client, ports, u, i, posted) for i, u in enumerate(users))
+                )
+            assert all(finished), "every conversation reached the menu"
+            await asyncio.sleep(1.0)  # anything still on its way (a flusher's round) arrives
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        # What each caregiver received, against the same updates run once each through one engine.
+        expected = await replay(content, posted)
+        repeats = {u.id: len(duplicates(api, u.id)) for u in users}
+        assert sum(repeats.values()) == 0, {k: v for k, v in repeats.items() if v}
+        for user in users:
+            assert transcript(api, user.id) == expected[user.id], user.id
+        errors = [
+            line for log in logs for line in log.read_text(errors="replace").splitlines() if "ERROR" in line
+        ]
+        assert errors == [], errors[:5]
