@@ -7,14 +7,20 @@ Three processes per run, so each one's CPU and memory are its own:
 - the bot: our real python-telegram-bot Application (bot.polling.serve_polling) with the real
   Service, engine and content, on a store: memory, SQLite (temp file) or PostgreSQL (a throwaway
   cluster, or --postgres URL);
-- the baseline: a bare python-telegram-bot echo bot (Application + Updater polling the same fake
-  server) answering every message and button press with one sendMessage with four buttons. Its
-  users make as many taps per conversation as ours made on average, in the same run.
+- the fair floor: a bare python-telegram-bot bot (Application + Updater polling the same fake server,
+  updates handled concurrently) that makes, per update, the same Bot API calls neuroseq made per
+  update in this run (answerCallbackQuery, editMessageText, sendMessage, sendPhoto, spread evenly),
+  with no store and no logic. Its users make as many taps per conversation as ours did on average.
+  What neuroseq costs beyond it is neuroseq's own cost. (--floor echo: the old one-call echo bot.)
 
 Measured: updates/s (user updates handled / wall time from the first /start to the last user's
 result), delivery→reply p50/p99 (getUpdates hands the update out → the first sendMessage/sendPhoto
-for that chat reaches the fake server), peak RSS of the bot process, and RSS growth per stored
-idle session (RSS after every user finished, minus RSS once started, over N users).
+for that chat reaches the fake server), press→reply p99 (the user's press is queued → the next
+message), peak RSS of the bot process, and RSS growth per stored idle session (RSS after every user
+finished, minus RSS once started, over N users).
+
+Targets (PASS/FAIL): updates/s ≥ 0.8 × the floor's, press→reply p99 ≤ 1.5 × the floor's, RSS growth
+≤ 5 KiB per stored session.
 
     python bench/bench_e2e.py                         # 100 and 1,000 users; memory, SQLite, PostgreSQL, echo
     python bench/bench_e2e.py --users 10000           # the long one
@@ -55,6 +61,7 @@ from _common import (
 )
 
 TARGET_RATIO = 0.8
+TARGET_P99_RATIO = 1.5
 TARGET_IDLE_BYTES = 5 * 1024
 WAIT = 120.0  # seconds a user waits for the bot's next message before giving up
 MAX_TAPS = 200
@@ -192,18 +199,6 @@ async def our_bot(args: argparse.Namespace) -> int:
     from neuroseq_core.service import Service
     from neuroseq_core.service.settings import Settings
 
-    if args.rate_limit == "off":
-        # Bench-only: the shipped AIORateLimiter keeps every call with a chat_id under Telegram's
-        # 30 messages/s in total, which caps the bot at ~15 updates/s (an edit and a send each)
-        # whatever its own cost. "off" keeps the limiter object but with no overall/group limit.
-        from telegram.ext import AIORateLimiter
-
-        import bot.app
-
-        def unlimited(max_retries: int = 0) -> AIORateLimiter:
-            return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
-
-        bot.app.AIORateLimiter = unlimited  # type: ignore[assignment,misc]
     content = load_or_raise()
     if args.store == "memory":
         from neuroseq_core.store.memory import MemoryStore
@@ -257,6 +252,87 @@ async def echo_bot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _picture() -> bytes:
+    """A result-sized PNG, drawn once (the floor pays nothing per photo for drawing it)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (900, 560), "white")
+    draw = ImageDraw.Draw(image)
+    for i in range(3):
+        draw.rounded_rectangle((40 + i * 290, 120, 290 + i * 290, 440), radius=24, outline="black", width=6)
+        draw.text((70 + i * 290, 150), f"step {i + 1}", fill="black")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+class _Spread:
+    """Makes `rate` calls per update on average, as evenly as whole calls allow."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate, self.due = rate, 0.0
+
+    def take(self) -> int:
+        self.due += self.rate
+        whole = int(self.due)
+        self.due -= whole
+        return whole
+
+
+async def bare_bot(args: argparse.Namespace) -> int:
+    """The fair floor: bare PTB, updates concurrent, the same calls per update as neuroseq made."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+    from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
+
+    mix = {k.lower(): v for k, v in json.loads(args.mix).items()}
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=f"b|{label}") for label in ("a", "b", "c", "d")]]
+    )
+    png = _picture()
+    # Per update: every press is answered and (mostly) edited; sends come as neuroseq's did.
+    presses = max(mix.get("answercallbackquery", 0.0), 1e-9)
+    edits = _Spread(mix.get("editmessagetext", 0.0) / presses)
+    photos = _Spread(mix.get("sendphoto", 0.0))
+    texts = _Spread(max(mix.get("sendmessage", 1.0) - 1.0, 0.0))  # beyond the one with the keyboard
+
+    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        query = update.callback_query
+        answering = asyncio.ensure_future(query.answer()) if query is not None else None
+        if query is not None and query.message is not None and edits.take():
+            await context.bot.edit_message_text(
+                "answered", chat_id=chat.id, message_id=query.message.message_id, reply_markup=None
+            )
+        for _ in range(texts.take()):
+            await context.bot.send_message(chat.id, "a plain message")
+        for _ in range(photos.take()):
+            await context.bot.send_photo(chat.id, png, caption="a picture")
+        await context.bot.send_message(chat.id, "next question", reply_markup=keyboard)
+        if answering is not None:
+            await answering
+
+    application = (
+        ApplicationBuilder().token(args.token).base_url(args.base_url).concurrent_updates(True).build()
+    )
+    application.add_handler(TypeHandler(Update, handle))
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        async with application:
+            assert application.updater is not None
+            await application.updater.start_polling()
+            await application.start()
+            await stop.wait()
+            await application.updater.stop()
+            await application.stop()
+
+    await serve_until_told(run(), stop)
+    return 0
+
+
 # ---- the orchestrator -------------------------------------------------------------------------
 
 
@@ -285,7 +361,7 @@ def tell(proc: subprocess.Popen[str], command: str) -> None:
 
 def one_run(
     kind: str, users: int, pick_mode: str, seed: int, taps: int = 0, store: str = "", db: str = "",
-    echo_concurrent: bool = False, rate_limit: str = "off",
+    echo_concurrent: bool = False, mix: str = "",
 ) -> dict[str, Any]:  # fmt: skip
     """One driver and one bot; returns the driver's figures and the bot's memory."""
     drv = child(
@@ -298,8 +374,10 @@ def one_run(
         bot_args = ["--base-url", hello["base_url"], "--token", hello["token"]]
         if kind == "echo":
             bot = child("echo", *bot_args, *(["--echo-concurrent"] if echo_concurrent else []))
+        elif kind == "bare":
+            bot = child("bare", *bot_args, "--mix", mix)
         else:
-            bot = child("bot", *bot_args, "--store", store, "--db", db, "--rate-limit", rate_limit)
+            bot = child("bot", *bot_args, "--store", store, "--db", db)
         assert bot.stdout is not None
         hear(drv.stdout)  # the bot is polling
         tell(drv, "warm")
@@ -353,7 +431,7 @@ def fmt_row(name: str, r: dict[str, Any], echo: dict[str, Any] | None) -> list[o
 
 
 HEADER = [
-    "bot / store", "users", "updates", "updates/conv", "wall s", "updates/s", "× echo", "d→r p50 ms",
+    "bot / store", "users", "updates", "updates/conv", "wall s", "updates/s", "× floor", "d→r p50 ms",
     "d→r p99 ms", "push→r p99 ms", "peak RSS MiB", "RSS growth B/user", "CPU % bot / driver",
     "bot CPU ms/update",
 ]  # fmt: skip
@@ -409,11 +487,8 @@ def orchestrate(args: argparse.Namespace) -> int:
                         db = pg.create_database(server, name)
                     print(f"running {users} users on {store} ...", flush=True)
                     try:
-                        label = f"neuroseq / {store}" + (
-                            ", shipped 30/s limiter" if args.rate_limit == "shipped" else ""
-                        )
-                        runs.append((label, one_run("ours", users, args.pick, args.seed, store=store, db=db,
-                                                    rate_limit=args.rate_limit)))  # fmt: skip
+                        runs.append((f"neuroseq / {store}", one_run("ours", users, args.pick, args.seed,
+                                                                    store=store, db=db)))  # fmt: skip
                     finally:
                         if name:
                             assert server is not None
@@ -423,19 +498,39 @@ def orchestrate(args: argparse.Namespace) -> int:
                         flush=True,
                     )
             taps = round(sum(r["updates"] / r["users"] for _, r in runs) / len(runs)) - 1 if runs else 25
-            print(f"running {users} users on the echo bot ({taps} taps each) ...", flush=True)
-            echo = one_run(
-                "echo", users, args.pick, args.seed, taps=taps, echo_concurrent=args.echo_concurrent
-            )
-            echo_name = "echo (PTB, concurrent_updates)" if args.echo_concurrent else "echo (PTB defaults)"
-            rows.append(fmt_row(echo_name, echo, None))
+            if args.floor == "bare":
+                mix = {m: sum(r["methods"].get(m, 0) / r["updates"] for _, r in runs) / max(len(runs), 1)
+                       for m in ("answerCallbackQuery", "editMessageText", "sendMessage", "sendPhoto")}  # fmt: skip
+                if not runs:
+                    mix = {"answerCallbackQuery": 1.0, "editMessageText": 1.0, "sendMessage": 1.0}
+                calls = ", ".join(f"{v:.2f} {k}" for k, v in mix.items())
+                print(f"running {users} users on the bare bot ({taps} taps each; per update {calls}) ...",
+                      flush=True)  # fmt: skip
+                floor = one_run("bare", users, args.pick, args.seed, taps=taps, mix=json.dumps(mix))
+                floor_name = "bare PTB, same calls"
+            else:
+                print(f"running {users} users on the echo bot ({taps} taps each) ...", flush=True)
+                floor = one_run(
+                    "echo", users, args.pick, args.seed, taps=taps, echo_concurrent=args.echo_concurrent
+                )
+                floor_name = (
+                    "echo (PTB, concurrent_updates)" if args.echo_concurrent else "echo (PTB defaults)"
+                )
+            rows.append(fmt_row(floor_name, floor, None))
             for name, r in runs:
-                rows.append(fmt_row(name, r, echo))
-                ratio = (r["updates"] / r["wall"]) / (echo["updates"] / echo["wall"])
+                rows.append(fmt_row(name, r, floor))
+                ratio = (r["updates"] / r["wall"]) / (floor["updates"] / floor["wall"])
                 good = ratio >= TARGET_RATIO
                 ok &= good
                 lines.append(f"{'PASS' if good else 'FAIL'}: {name}, {users} users: throughput {ratio:.2f} × "
-                             f"echo (target ≥ {TARGET_RATIO})")  # fmt: skip
+                             f"{floor_name} (target ≥ {TARGET_RATIO})")  # fmt: skip
+                if args.floor == "bare":
+                    p99 = r["p2r"][1] / max(floor["p2r"][1], 1e-9)
+                    good = p99 <= TARGET_P99_RATIO
+                    ok &= good
+                    lines.append(f"{'PASS' if good else 'FAIL'}: {name}, {users} users: press→reply p99 "
+                                 f"{r['p2r'][1] * 1000:.0f} ms = {p99:.2f} × the floor's "
+                                 f"{floor['p2r'][1] * 1000:.0f} ms (target ≤ {TARGET_P99_RATIO})")  # fmt: skip
                 grown = (r["after"]["rss_kib"] - r["before"]["rss_kib"]) * 1024 / r["users"]
                 grown_total.setdefault(name, []).append((users, grown * users))
                 good = grown <= TARGET_IDLE_BYTES
@@ -495,15 +590,16 @@ def main() -> int:
         help="baseline with concurrent_updates(True) instead of PTB's default (one at a time)",
     )
     parser.add_argument(
-        "--rate-limit",
-        choices=("off", "shipped"),
-        default="off",
-        help="our bot's AIORateLimiter: off (its own capacity) or as shipped (30 calls/s)",
+        "--floor",
+        choices=("bare", "echo"),
+        default="bare",
+        help="what neuroseq is compared with: a bare PTB bot making the same calls (default), or a one-call echo",
     )
     # Internal: the child processes.
     parser.add_argument(
-        "--role", choices=("main", "driver", "bot", "echo"), default="main", help=argparse.SUPPRESS
+        "--role", choices=("main", "driver", "bot", "echo", "bare"), default="main", help=argparse.SUPPRESS
     )
+    parser.add_argument("--mix", help=argparse.SUPPRESS)
     parser.add_argument("--taps", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
@@ -525,6 +621,8 @@ def main() -> int:
             profiler.dump_stats(profile)
     if args.role == "echo":
         return asyncio.run(echo_bot(args))
+    if args.role == "bare":
+        return asyncio.run(bare_bot(args))
     return orchestrate(args)
 
 

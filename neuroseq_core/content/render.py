@@ -36,8 +36,19 @@ def compile_template(source: str) -> Template:
     return ENV.from_string(source)
 
 
+@lru_cache(maxsize=4096)
+def _plain(source: str) -> Markup | None:
+    """A message with no template syntax renders to itself: no Jinja call (most labels and notices)."""
+    if "{{" in source or "{%" in source or "{#" in source:
+        return None
+    return Markup(_tidy(source))  # noqa: S704 (content we wrote, as Jinja would give it back)
+
+
 def render(source: str, context: dict[str, Any]) -> Markup:
     """Render a content template; the result is safe Telegram HTML (marked safe for nesting)."""
+    plain = _plain(source)
+    if plain is not None:
+        return plain
     text = compile_template(source).render(**context)
     # The sandbox autoescaped every value, so the output is markup we made, not user input.
     return Markup(_tidy(text))  # noqa: S704
