@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from bot.pacing import Pacer
 from bot.periodic import every
 from bot.sender import Sender
 from neuroseq_core.domain.clock import utcnow
@@ -36,9 +37,15 @@ class ReminderService(Protocol):
 
 
 async def send_due(
-    store: Store, service: ReminderService, sender: Sender, now: dt.datetime, limit: int = BATCH
+    store: Store,
+    service: ReminderService,
+    sender: Sender,
+    now: dt.datetime,
+    limit: int = BATCH,
+    pacer: Pacer | None = None,
 ) -> int:
-    """Claim the reminders due at `now`, run each and deliver its replies; returns how many ran."""
+    """Claim the reminders due at `now`, run each and deliver its replies (at the whole bot's pace:
+    bot/pacing.py); returns how many ran."""
     ran = 0
     for reminder in await store.claim_due_reminders(now, limit):
         try:
@@ -47,7 +54,7 @@ async def send_due(
             log.error("reminder failed", extra={"reminder_id": reminder.id, "error": type(exc).__name__})
             continue
         ran += 1
-        await sender.deliver(items)  # what fails to send stays in the outbox for the flusher
+        await sender.deliver(items, pacer)  # what fails to send stays in the outbox for the flusher
     return ran
 
 
@@ -61,9 +68,10 @@ async def run_reminders(
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> None:
     """At start and then every `interval` seconds, send what has come due, until stop is set."""
+    pacer = Pacer(store)
 
     async def once() -> None:
-        while await send_due(store, service, sender, clock()) >= BATCH:
+        while await send_due(store, service, sender, clock(), pacer=pacer) >= BATCH:
             pass  # a full batch: there may be more due right now
 
     await every(interval, stop, once, "reminder run")

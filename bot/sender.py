@@ -21,6 +21,7 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
+from bot.pacing import Pacer
 from bot.periodic import every
 from bot.render import Outgoing, OutgoingMessage, RenderError, render_reply
 from bot.retry import RetryPolicy, call_with_retry
@@ -95,7 +96,9 @@ class Sender:
             # Telegram's description may quote our text: log the class only.
             raise Undeliverable("bad request") from exc
 
-    async def _deliver_claimed(self, item: OutboxItem, time_left: Callable[[], float]) -> str:
+    async def _deliver_claimed(
+        self, item: OutboxItem, time_left: Callable[[], float], pacer: Pacer | None
+    ) -> str:
         """Send one claimed item; returns "sent", "dropped" or "failed"."""
         try:
             parts = render_reply(item.reply)
@@ -106,6 +109,8 @@ class Sender:
         done = item.parts_done
         try:
             for index in range(item.parts_done, len(parts)):
+                if pacer is not None:
+                    await pacer.wait()  # a proactive send: the whole bot's pace
                 await self._send_part(item, parts[index], time_left)
                 done = index + 1  # kept on failure, so a retry does not repeat the picture shown
         except Undeliverable as exc:
@@ -129,9 +134,10 @@ class Sender:
 
     # ---- public --------------------------------------------------------------------------
 
-    async def deliver(self, items: list[OutboxItem]) -> list[str]:
+    async def deliver(self, items: list[OutboxItem], pacer: Pacer | None = None) -> list[str]:
         """Send claimed items in order (each user's in order); an item whose predecessor failed waits
-        too (its claim is released for the flusher)."""
+        too (its claim is released for the flusher). With a pacer, each message waits for its slot
+        (what the bot sends on its own); without, it goes at once (a reply to the user's update)."""
         # Each lease is read against the store's clock once, as the items arrive, then on the loop's own.
         deadlines = {item.id: self._deadline(item) for item in items}
         results: list[str] = []
@@ -148,7 +154,7 @@ class Sender:
                 results.append("failed")
                 continue
             async with self._user_locks.hold(item.user_id):
-                outcome = await self._deliver_claimed(item, deadlines[item.id])
+                outcome = await self._deliver_claimed(item, deadlines[item.id], pacer)
             if outcome == "dropped" and not await self.store.is_active(item.user_id):
                 blocked_users.add(item.user_id)
             if outcome == "failed":

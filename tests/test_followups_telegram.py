@@ -208,7 +208,7 @@ class CollectingSender:
     def __init__(self) -> None:
         self.sent: list[tuple[str, Reply]] = []
 
-    async def deliver(self, items: list[OutboxItem]) -> list[str]:
+    async def deliver(self, items: list[OutboxItem], pacer: object = None) -> list[str]:
         self.sent += [(i.user_id, i.reply) for i in items]
         return ["sent"] * len(items)
 
@@ -224,7 +224,7 @@ async def test_several_processes_never_send_one_reminder_twice(postgres_url, con
     async with first.engine.begin() as conn:  # type: ignore[attr-defined]
         await conn.execute(
             sa.text(
-                "TRUNCATE users, sessions, profiles, processed_updates, outbox, reminders, counters CASCADE"
+                "TRUNCATE users, sessions, profiles, processed_updates, outbox, reminders, counters, pace CASCADE"
             )
         )
     second = await open_store(postgres_url, clock=clock)

@@ -49,7 +49,7 @@ async def store(request, tmp_path):
         async with s.engine.begin() as conn:
             await conn.execute(
                 sa.text(
-                    "TRUNCATE users, sessions, profiles, processed_updates, outbox, reminders, counters CASCADE"
+                    "TRUNCATE users, sessions, profiles, processed_updates, outbox, reminders, counters, pace CASCADE"
                 )
             )
     yield s

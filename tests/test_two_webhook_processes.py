@@ -127,7 +127,7 @@ async def _clean(url: str) -> None:
         await conn.execute(
             sa.text(
                 "DO $$ BEGIN IF to_regclass('users') IS NOT NULL THEN "
-                "TRUNCATE users, sessions, profiles, processed_updates, outbox, reminders, counters CASCADE; "
+                "TRUNCATE users, sessions, profiles, processed_updates, outbox, reminders, counters, pace CASCADE; "
                 "END IF; END $$"
             )
         )

@@ -109,6 +109,10 @@ class Store(Protocol):
         """At start: SQLite has a single sender, so claims left by an earlier process are released
         (it died); on PostgreSQL other processes are alive and their leases run out by themselves."""
 
+    async def reserve_slot(self, name: str, gap: float) -> float:
+        """The time (seconds since the epoch, store clock) at which the caller may make one send of
+        this kind; each slot follows the last one by at least `gap` seconds, across all processes."""
+
     async def mark_sent(self, item_id: int) -> None:
         """Remove a delivered reply from the outbox."""
 

@@ -250,6 +250,7 @@ class MemoryStore:
         self._ids = itertools.count(1)
         self._locks = KeyedLock()
         self._mutex = asyncio.Lock()  # for the store-wide calls that claim work
+        self._pace: dict[str, float] = {}
 
     @asynccontextmanager
     async def transaction(self, user_id: str) -> AsyncIterator[MemoryTransaction]:
@@ -302,6 +303,13 @@ class MemoryStore:
         for row in held:
             row.claimed_by, row.lease_until = None, None
         return len(held)
+
+    async def reserve_slot(self, name: str, gap: float) -> float:
+        """The next send slot of this kind."""
+        now = self.clock().timestamp()
+        slot = max(self._pace.get(name, now), now)
+        self._pace[name] = slot + gap
+        return slot
 
     async def mark_sent(self, item_id: int) -> None:
         """Remove a delivered reply from the outbox."""

@@ -149,6 +149,13 @@ class SqlStore:
             )
             return len(released.all())
 
+    async def reserve_slot(self, name: str, gap: float) -> float:
+        """The next send slot of this kind, across all processes (one short write)."""
+        now = self.clock().timestamp()
+        async with self._begin() as conn:
+            slot = (await conn.execute(q.RESERVE_SLOT, {"name": name, "now": now, "gap": gap})).scalar_one()
+        return float(slot) - gap
+
     async def mark_sent(self, item_id: int) -> None:
         """Remove a delivered reply from the outbox."""
         async with self._begin() as conn:

@@ -101,3 +101,15 @@ CLAIMABLE = (
     .limit(sa.bindparam("limit"))
     .with_for_update(skip_locked=True, of=outbox)
 )
+
+# Reserve the next send slot: the later of the slot after the last one and now, then move it on a gap.
+RESERVE_SLOT = sa.text(
+    "INSERT INTO pace (name, next_at) VALUES (:name, :now + :gap) "
+    "ON CONFLICT (name) DO UPDATE SET next_at = "
+    "CASE WHEN pace.next_at > :now THEN pace.next_at ELSE :now END + :gap "
+    "RETURNING next_at"
+).bindparams(
+    sa.bindparam("name", type_=sa.String(32)),
+    sa.bindparam("now", type_=sa.Float()),
+    sa.bindparam("gap", type_=sa.Float()),
+)

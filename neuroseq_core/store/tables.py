@@ -123,4 +123,14 @@ counters = sa.Table(
     sa.Column("value", sa.BigInteger(), nullable=False, server_default=sa.text("0")),
 )
 
+# When the next proactive message may go, per kind of sending (seconds since the epoch, store clock):
+# every process reserves its sends here, so together they keep Telegram's bulk pace. No user id.
+pace = sa.Table(
+    "pace",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("next_at", sa.Float(), nullable=False),
+)
+
 USER_TABLES = ("users", "sessions", "profiles", "processed_updates", "outbox", "reminders")
+SHARED_TABLES = ("counters", "pace")  # no user id in them: erasure never touches them
