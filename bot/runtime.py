@@ -10,8 +10,11 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from telegram.error import InvalidToken
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 
 from bot.app import Adapter, ServiceLike, adapter_of, build_application, set_commands
@@ -29,9 +32,30 @@ from neuroseq_core.store.open import open_store as open_configured_store
 log = logging.getLogger(__name__)
 
 
+def _shown_url(url: str) -> str:
+    """The database URL without its password, for an error line."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(not a URL)"
+
+
 async def open_store(settings: Settings) -> Store:
-    """The configured store (memory://, SQLite or PostgreSQL), migrated to the latest schema."""
-    return await open_configured_store(settings.database_url)
+    """The configured store (memory://, SQLite or PostgreSQL), migrated to the latest schema; any
+    problem reaching it is one ConfigurationError naming NEUROSEQ_DATABASE_URL (never its password)."""
+    url = settings.database_url
+    try:
+        return await open_configured_store(url)
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise ConfigurationError(
+            f"NEUROSEQ_DATABASE_URL is not a database URL neuroseq can use: {exc}"
+        ) from None
+    except (OSError, TimeoutError, sa.exc.SQLAlchemyError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        reason = str(cause).splitlines()[0][:200] if str(cause) else type(cause).__name__
+        raise ConfigurationError(
+            f"cannot open the database at NEUROSEQ_DATABASE_URL={_shown_url(url)}: {reason}"
+        ) from None
 
 
 def load_content(settings: Settings) -> ContentHolder:
@@ -157,6 +181,12 @@ async def running(
         except InvalidToken:
             raise ConfigurationError(
                 "Telegram rejected TELEGRAM_BOT_TOKEN: check the token from @BotFather"
+            ) from None
+        except NetworkError as exc:
+            where = urlsplit(settings.telegram_api_url or "https://api.telegram.org").netloc
+            raise ConfigurationError(
+                f"cannot reach the Telegram Bot API at {where} ({type(exc).__name__}): check the network"
+                " or NEUROSEQ_TELEGRAM_API_URL"
             ) from None
         await application.start()
         adapter = adapter_of(application)

@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import re
+import socket
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 MAX_BODY = 1_000_000  # bytes; real updates are a few KB
+HEALTH_TIMEOUT = 2.0  # seconds the database may take to answer /healthz
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
@@ -91,6 +93,13 @@ def build_webhook_app(
         return PlainTextResponse("ok" if ok else "failed", status_code=200 if ok else 500)
 
     async def healthz(request: Request) -> Response:
+        # Healthy means able to take updates: the database answers (a load balancer stops sending
+        # here while it does not, instead of every update failing with 500).
+        try:
+            await asyncio.wait_for(adapter.store.ping(), HEALTH_TIMEOUT)
+        except Exception as exc:
+            log.warning("health check: database unreachable", extra={"error": type(exc).__name__})
+            return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
         return JSONResponse({"ok": True})
 
     return Starlette(
@@ -114,7 +123,7 @@ async def serve_webhook(settings: Settings, stop: asyncio.Event, **options: Any)
     """Open everything, setWebhook, and serve until stop is set."""
     url, _path, secret = webhook_config(settings)
     host, port = settings.listen_host_port()
-    sockets = options.pop("sockets", None)
+    sockets = options.pop("sockets", None) or [listen_socket(host, port)]  # before anything opens
     async with running(settings, **options) as rt:
         app = build_webhook_app(settings, rt.application)
         await rt.application.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
@@ -127,11 +136,25 @@ async def serve_webhook(settings: Settings, stop: asyncio.Event, **options: Any)
         await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True
         stopped.cancel()
-        try:
-            await serving
-        except SystemExit:  # uvicorn exits when it cannot bind
-            raise ConfigurationError(f"cannot listen on {host}:{port} (NEUROSEQ_WEBHOOK_LISTEN)") from None
+        await serving
     return 0
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now: a port in use is one clear line before anything is opened."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port} (NEUROSEQ_WEBHOOK_LISTEN): {exc.strerror or exc}"
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def run_webhook(settings: Settings) -> int:

@@ -143,5 +143,8 @@ class Store(Protocol):
     async def cancel_reminders(self, user_id: str) -> int:
         """Drop a user's reminders not yet sent; returns how many."""
 
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached now (for /healthz)."""
+
     async def close(self) -> None:
         """Release connections."""

@@ -14,6 +14,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for SQLite's write lock before failing
+CONNECT_TIMEOUT = 10  # seconds to reach PostgreSQL
 
 
 def _normalise_url(url: str) -> URL:
@@ -35,7 +36,8 @@ def make_engine(url: str) -> AsyncEngine:
     """An async engine for a SQLite or PostgreSQL URL, with the connection settings this store relies on."""
     sa_url = _normalise_url(url)
     if sa_url.get_backend_name() == "postgresql":
-        return create_async_engine(sa_url, pool_pre_ping=True)
+        # A server that does not answer is reported in seconds, not after asyncpg's default minute.
+        return create_async_engine(sa_url, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT})
     database = sa_url.database or ""
     if database in ("", ":memory:") or "mode=memory" in str(sa_url.query):
         # Each pooled connection would see its own empty database.

@@ -402,5 +402,8 @@ class MemoryStore:
         async with self.transaction(user_id) as tx:
             return await tx.cancel_reminders()
 
+    async def ping(self) -> None:
+        """Always reachable."""
+
     async def close(self) -> None:
         """Nothing to release."""

@@ -257,6 +257,11 @@ class SqlStore:
         async with self._begin() as conn:
             return await cancel_reminder_rows(conn, user_id)
 
+    async def ping(self) -> None:
+        """One round trip to the database; raises if it cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
     async def close(self) -> None:
         """Release connections."""
         await self.engine.dispose()
