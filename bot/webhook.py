@@ -1,7 +1,14 @@
 """Webhook mode: Telegram POSTs each update; we answer 200 only after it is committed.
 
-403 (and nothing processed) without the right X-Telegram-Bot-Api-Secret-Token; 400 for a body that
-is not an update; 500 when handling failed, so Telegram delivers it again.
+403 (and nothing processed) without the right X-Telegram-Bot-Api-Secret-Token (logged at most once a
+minute, with a count); 400 for a body that is not an update; 200 for one that carries an update id but
+makes no sense (logged by id and dropped: Telegram would otherwise send it again forever); 500 when
+handling failed, so Telegram delivers it again.
+
+The server trusts nothing it has not read: a body announced larger than MAX_BODY is refused on its
+header, a streamed one is cut off as soon as it passes MAX_BODY (nothing more is buffered), headers
+must arrive within HEADER_TIMEOUT and the body within BODY_TIMEOUT, and at most MAX_CONCURRENT
+connections are served at once (uvicorn answers 503 beyond, which Telegram retries).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.app import ALLOWED_UPDATES, adapter_of
 from bot.runtime import run_until_stopped, running
@@ -33,6 +41,10 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 MAX_BODY = 1_000_000  # bytes; real updates are a few KB
+HEADER_TIMEOUT = 5.0  # seconds from connecting (or the last response) to a complete request head
+BODY_TIMEOUT = 10.0  # seconds to receive the whole body
+MAX_CONCURRENT = 1000  # connections and requests in flight (Telegram opens at most 100)
+FORBIDDEN_LOG_EVERY = 60.0  # seconds between warnings about calls without the secret
 HEALTH_TIMEOUT = 2.0  # seconds the database may take to answer /healthz
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -65,24 +77,38 @@ def build_webhook_app(
     _url, path, secret = webhook_config(settings)
     expected = secret.encode()
     adapter = adapter_of(application)
+    forbidden = _Tally(FORBIDDEN_LOG_EVERY)
 
     async def receive(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER)
         # Constant-time compare, so the answer time says nothing about the secret.
         if given is None or not hmac.compare_digest(given.encode(), expected):
-            log.warning("webhook call without the right secret")
+            count = forbidden.add(asyncio.get_running_loop().time())
+            if count:
+                log.warning("webhook calls without the right secret", extra={"count": count})
             return PlainTextResponse("forbidden", status_code=403)
-        body = await request.body()
-        if len(body) > MAX_BODY:
+        try:
+            body = await asyncio.wait_for(_read_body(request), BODY_TIMEOUT)
+        except _TooLarge:
             return PlainTextResponse("too large", status_code=413)
+        except TimeoutError:
+            log.info("webhook body too slow; dropped the connection")
+            return PlainTextResponse("too slow", status_code=408)
         try:
             data = json.loads(body)
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("not an update")
-            update = Update.de_json(data, application.bot)
-        except Exception:  # any malformed body: Telegram never sends one, so nothing to retry
+        except ValueError:  # not from Telegram at all (it always sends an update): nothing to retry
             log.warning("webhook body is not an update")
             return PlainTextResponse("bad request", status_code=400)
+        try:
+            update = Update.de_json(data, application.bot)
+        except Exception as exc:  # an update we cannot read: answered, so it is not sent again forever
+            log.warning(
+                "unreadable update dropped",
+                extra={"update_id": data["update_id"], "error": type(exc).__name__},
+            )
+            return PlainTextResponse("dropped", status_code=200)
         try:
             ok = await adapter.process(application, update)
         except Exception as exc:  # answer 500 so Telegram retries; the update was not committed
@@ -110,6 +136,76 @@ def build_webhook_app(
     )
 
 
+class _TooLarge(Exception):
+    """The body is larger than MAX_BODY."""
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused on its Content-Length or as soon as the stream passes MAX_BODY."""
+    announced = request.headers.get("content-length")
+    if announced is not None and (not announced.isdigit() or int(announced) > MAX_BODY):
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class _Tally:
+    """Counts events and says how many there were at most once per `every` seconds."""
+
+    def __init__(self, every: float) -> None:
+        self.every, self.count, self.last = every, 0, float("-inf")
+
+    def add(self, now: float) -> int:
+        """Count one; the total since the last report when a report is due, else 0."""
+        self.count += 1
+        if now - self.last < self.every:
+            return 0
+        count, self.count, self.last = self.count, 0, now
+        return count
+
+
+class GuardedH11(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a deadline for each request head (uvicorn has none, so a
+    client sending its headers a byte a minute would hold a connection for ever)."""
+
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Start the clock for the first request head."""
+        super().connection_made(transport)
+        self._head_timer = self.loop.call_later(HEADER_TIMEOUT, self._head_too_slow)
+
+    def data_received(self, data: bytes) -> None:
+        """Between requests, the first byte starts the clock; a complete head stops it."""
+        if self._between_requests() and self._head_timer is None:
+            self._head_timer = self.loop.call_later(HEADER_TIMEOUT, self._head_too_slow)
+        super().data_received(data)
+        if not self._between_requests() and self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the clock."""
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().connection_lost(exc)
+
+    def _between_requests(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self._between_requests() and not self.transport.is_closing():
+            self.transport.close()
+
+
 class QuietServer(uvicorn.Server):
     """uvicorn without its own signal capture: we stop it from our handlers, then clean up."""
 
@@ -128,7 +224,15 @@ async def serve_webhook(settings: Settings, stop: asyncio.Event, **options: Any)
         app = build_webhook_app(settings, rt.application)
         await rt.application.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            http=GuardedH11,
+            limit_concurrency=MAX_CONCURRENT,
+            timeout_keep_alive=int(HEADER_TIMEOUT),
         )
         server = QuietServer(config)
         serving = asyncio.create_task(server.serve(sockets=sockets))
