@@ -1,14 +1,20 @@
 """Polling mode: our own getUpdates loop, confirming an update only after its transaction committed.
 
-A batch is handled with chats running concurrently and each chat's updates in order; only then is
-the next offset asked for. A redelivered update is harmless: the service dedupes by update id, and
-this loop also skips ids it already finished. A failing update is retried a few times, then given
-up (the user has had the apology), so one bad update cannot stall everyone behind it.
+Each chat has its own queue and worker: a chat's updates run in order, chats run side by side, and the
+next getUpdates is never held until the slowest chat finishes. Telegram confirms every update below
+the offset we ask with, so the offset only moves past updates that are finished: while one is still
+running it comes back in later batches and is skipped (it is known by its id). A redelivered update
+is harmless anyway: the service dedupes by update id.
+
+A failing update (a full disk, a lock, the database gone for a moment) is tried again in place, its
+chat waiting behind it, with growing pauses for up to RETRY_WINDOW seconds; only then is it given up
+(the user has had the apology), so one bad update cannot stall its chat for ever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from typing import Any
@@ -26,7 +32,8 @@ from neuroseq_core.service.settings import Settings
 log = logging.getLogger(__name__)
 
 LONG_POLL = 30  # seconds Telegram holds getUpdates open
-MAX_UPDATE_ATTEMPTS = 3
+RETRY_WINDOW = 30.0  # seconds a failing update is retried before it is given up
+IDLE_REPOLL = 0.05  # with updates still running and nothing new, ask again after this (or sooner)
 _DONE_MEMORY = 10_000
 
 
@@ -39,7 +46,7 @@ def _chat_key(update: Update) -> str:
 
 
 class Poller:
-    """getUpdates → handle batch → confirm, until stopped."""
+    """getUpdates → a queue per chat → confirm what finished, until stopped."""
 
     def __init__(
         self,
@@ -49,51 +56,94 @@ class Poller:
         long_poll: int = LONG_POLL,
         retry_delay: float = 1.0,
         max_backoff: float = 30.0,
+        retry_window: float = RETRY_WINDOW,
     ) -> None:
         self.application = application
         self.adapter = adapter
         self.long_poll = long_poll
         self.retry_delay = retry_delay
         self.max_backoff = max_backoff
+        self.retry_window = retry_window
         self.offset: int | None = None
-        self._attempts: dict[int, int] = {}
+        self._queues: dict[str, collections.deque[Update]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._open: set[int] = set()  # taken, not yet finished: the offset stays at or below them
+        self._newest: int | None = None
         self._done = RecentSet(_DONE_MEMORY)
+        self._progress = asyncio.Event()
+        self._stop = asyncio.Event()
 
-    def _finish(self, update_id: int) -> None:
-        self._attempts.pop(update_id, None)
-        self._done.add(update_id)
+    # ---- the chats ---------------------------------------------------------------------------
 
-    async def handle_batch(self, updates: list[Update]) -> set[int]:
-        """Handle updates (chats concurrently, in order within a chat); returns the ids still open."""
-        chats: dict[str, list[Update]] = {}
+    def take(self, updates: list[Update]) -> int:
+        """Queue each new update on its chat (starting the chat's worker); returns how many were new."""
+        new = 0
         for update in updates:
-            if update.update_id not in self._done:
-                chats.setdefault(_chat_key(update), []).append(update)
-        unresolved: set[int] = set()
+            uid = update.update_id
+            self._newest = uid if self._newest is None else max(self._newest, uid)
+            if uid in self._done or uid in self._open:
+                continue  # finished, or still running: it came back because it is not confirmed yet
+            self._open.add(uid)
+            new += 1
+            key = _chat_key(update)
+            self._queues.setdefault(key, collections.deque()).append(update)
+            if key not in self._workers:
+                self._workers[key] = asyncio.create_task(self._run_chat(key))
+        return new
 
-        async def run_chat(queue: list[Update]) -> None:
-            for index, update in enumerate(queue):
-                if await self.adapter.process(self.application, update):
-                    self._finish(update.update_id)
-                    continue
-                attempts = self._attempts.get(update.update_id, 0) + 1
-                self._attempts[update.update_id] = attempts
-                if attempts >= MAX_UPDATE_ATTEMPTS:
-                    log.error("giving up on an update", extra={"update_id": update.update_id})
-                    self._finish(update.update_id)
-                    continue
-                # Keep this chat's order: its later updates wait for the failed one.
-                unresolved.update(u.update_id for u in queue[index:])
-                return
+    async def _run_chat(self, key: str) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                update = queue[0]
+                try:
+                    if not await self._handle(update):
+                        return  # stopping: this one and the rest stay unconfirmed for the next start
+                except Exception as exc:  # never leave an update open for ever (the offset would stick)
+                    log.error(
+                        "update handling crashed; given up",
+                        extra={"update_id": update.update_id, "error": type(exc).__name__},
+                    )
+                queue.popleft()
+                self._open.discard(update.update_id)
+                self._done.add(update.update_id)
+                self._progress.set()
+        finally:
+            # No await between the last look at the queue and here: nothing can be added unseen.
+            del self._workers[key]
+            if not queue:
+                del self._queues[key]
 
-        await asyncio.gather(*(run_chat(queue) for queue in chats.values()))
-        return unresolved
+    async def _handle(self, update: Update) -> bool:
+        """Run one update, retrying it in place for up to retry_window; False if stopped first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.retry_window
+        delay = self.retry_delay
+        while True:
+            if await self.adapter.process(self.application, update):
+                return True
+            if loop.time() + delay > deadline:
+                log.error("giving up on an update after retries", extra={"update_id": update.update_id})
+                return True
+            log.warning("update failed; retrying", extra={"update_id": update.update_id, "in_s": delay})
+            await _sleep_or_stop(self._stop, delay)
+            if self._stop.is_set():
+                return False
+            delay = min(delay * 2, self.max_backoff)
 
-    async def _fetch(self, stop: asyncio.Event) -> list[Update] | None:
+    def confirm_point(self) -> int | None:
+        """The offset to ask with: the oldest update still running, or past the newest seen."""
+        if self._open:
+            return min(self._open)
+        return None if self._newest is None else self._newest + 1
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    async def _fetch(self, stop: asyncio.Event, hold: int) -> list[Update] | None:
         """One getUpdates; None when stopped while waiting."""
         fetch = asyncio.ensure_future(
             self.application.bot.get_updates(
-                offset=self.offset, timeout=self.long_poll, allowed_updates=ALLOWED_UPDATES
+                offset=self.offset, timeout=hold, allowed_updates=ALLOWED_UPDATES
             )
         )
         stopped = asyncio.ensure_future(stop.wait())
@@ -109,41 +159,55 @@ class Poller:
             return None
         return list(fetch.result())
 
+    async def _wait_for_progress(self) -> None:
+        """With updates still running and nothing new: until one finishes, or a moment passes."""
+        self._progress.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._progress.wait(), IDLE_REPOLL)
+
     async def run(self, stop: asyncio.Event) -> int:
         """Poll until stop is set; 0 on a clean stop, 1 when Telegram rejects the token."""
+        self._stop = stop
         backoff = self.retry_delay
-        while not stop.is_set():
-            try:
-                updates = await self._fetch(stop)
-            except (InvalidToken, Forbidden) as exc:
-                log.error("Telegram rejected the bot token", extra={"error": type(exc).__name__})
-                return 1
-            except RetryAfter as exc:
-                await _sleep_or_stop(stop, retry_after_seconds(exc))
-                continue
-            except Conflict:
-                log.warning("another instance is polling or a webhook is set; waiting")
-                await _sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, self.max_backoff)
-                continue
-            except NetworkError as exc:
-                log.warning("getUpdates failed", extra={"error": type(exc).__name__})
-                await _sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, self.max_backoff)
-                continue
-            if updates is None:
-                break
-            backoff = self.retry_delay
-            if not updates:
-                continue
-            unresolved = await self.handle_batch(updates)
-            if unresolved:
-                self.offset = min(unresolved)
-                await _sleep_or_stop(stop, self.retry_delay)
-            else:
-                self.offset = updates[-1].update_id + 1
+        try:
+            while not stop.is_set():
+                self.offset = self.confirm_point()
+                try:
+                    # Updates still running come back at once (unconfirmed): no long poll then.
+                    updates = await self._fetch(stop, 0 if self._open else self.long_poll)
+                except (InvalidToken, Forbidden) as exc:
+                    log.error("Telegram rejected the bot token", extra={"error": type(exc).__name__})
+                    return 1
+                except RetryAfter as exc:
+                    await _sleep_or_stop(stop, retry_after_seconds(exc))
+                    continue
+                except Conflict:
+                    log.warning("another instance is polling or a webhook is set; waiting")
+                    await _sleep_or_stop(stop, backoff)
+                    backoff = min(backoff * 2, self.max_backoff)
+                    continue
+                except NetworkError as exc:
+                    log.warning("getUpdates failed", extra={"error": type(exc).__name__})
+                    await _sleep_or_stop(stop, backoff)
+                    backoff = min(backoff * 2, self.max_backoff)
+                    continue
+                if updates is None:
+                    break
+                backoff = self.retry_delay
+                if not self.take(updates) and self._open:
+                    await self._wait_for_progress()
+        finally:
+            await self._finish_running()
         await self._confirm()
         return 0
+
+    async def _finish_running(self, grace: float = 10.0) -> None:
+        """At stop: let the chats finish what they are doing (what is left stays unconfirmed)."""
+        if self._workers:
+            await asyncio.wait(list(self._workers.values()), timeout=grace)
+        for task in list(self._workers.values()):
+            task.cancel()
+        self.offset = self.confirm_point()
 
     async def _confirm(self) -> None:
         """Tell Telegram about the last offset before leaving (what follows it stays unconfirmed)."""
@@ -164,9 +228,16 @@ async def serve_polling(settings: Settings, stop: asyncio.Event, **options: Any)
     """Open everything, delete any webhook, and poll until stop is set."""
     long_poll = options.pop("long_poll", LONG_POLL)
     retry_delay = options.pop("retry_delay", 1.0)
+    retry_window = options.pop("retry_window", RETRY_WINDOW)
     async with running(settings, **options) as rt:
         await rt.application.bot.delete_webhook()
-        poller = Poller(rt.application, rt.adapter, long_poll=long_poll, retry_delay=retry_delay)
+        poller = Poller(
+            rt.application,
+            rt.adapter,
+            long_poll=long_poll,
+            retry_delay=retry_delay,
+            retry_window=retry_window,
+        )
         return await poller.run(stop)
 
 

@@ -152,7 +152,7 @@ async def test_handler_failure_apologises_once_and_retries_the_update(api, store
 
 
 async def test_a_poison_update_is_given_up_and_others_go_on(api, store, service):
-    async with polling_bot(api, store, service):
+    async with polling_bot(api, store, service, retry_window=1.0):
         user, other = api.user(109), api.user(110)
         service.fail_next = 10**6
         user.send_text("poison")
@@ -450,3 +450,19 @@ def test_parse_command():
     assert parse_command("/start") == ("start", "")
     assert parse_command("/HELP@bot x") == ("help", "x")
     assert parse_command("/") is None and parse_command("hello") is None and parse_command("/a-b") is None
+
+
+async def test_a_slow_chat_never_holds_the_others_and_stays_unconfirmed(api, store, service):
+    async with polling_bot(api, store, service, http_timeout=10.0):
+        slow, quick = api.user(121), api.user(122)
+        api.fail_next("sendMessage", delay=3.0, chat_id=121, status=200)  # its reply takes 3 s
+        slow.send_text("first")
+        await api.wait_until(lambda: "sendMessage" in api.started, timeout=10)
+        started = time.monotonic()
+        quick.send_text("second")
+        assert (await quick.wait_for_message(timeout=10)).text == "You said: second"
+        assert time.monotonic() - started < 2.0, "the quick chat waited for the slow one"
+        # The slow update is still running, so it is not confirmed: a crash now would get it again.
+        assert api.pending_updates >= 1
+        assert (await slow.wait_for_message(timeout=10)).text == "You said: first"
+        await api.wait_until(lambda: api.pending_updates == 0, timeout=10)

@@ -94,7 +94,9 @@ class FakeService(Service):
             self.fail_next -= 1
             raise HandleFailure("injected")
         self.events.append((user_id, event))
-        session = session or Session(user_id=user_id)
+        # A scripted conversation is under way from its first update, so it is stored (the engine's
+        # sessions are not kept while still at the very start: see Service._handle_once).
+        session = session or Session(user_id=user_id, state="scripted")
         return session, self._step(session, event), []
 
     def notice(self, message_id: str, language: str | None = None) -> Reply:
