@@ -26,6 +26,7 @@ from neuroseq_core.content.render import to_plain
 from neuroseq_core.domain.clock import utcnow
 from neuroseq_core.domain.events import Choice, Event, Reply
 from neuroseq_core.engine import MENU_COMMANDS
+from neuroseq_core.service.logs import cause_of
 from neuroseq_core.service.settings import Settings
 from neuroseq_core.store.base import OutboxItem, Reminder, Store
 from neuroseq_core.store.locks import KeyedLock
@@ -57,6 +58,10 @@ class ServiceLike(Protocol):
 
     async def handle_reminder(self, reminder: Reminder, now: dt.datetime | None = None) -> list[OutboxItem]:
         """Run a claimed reminder through the engine (once); the replies to send now."""
+        ...
+
+    async def follow_reloads(self) -> bool:
+        """Reload the content if another process's /reload went live."""
         ...
 
 
@@ -95,7 +100,8 @@ class Adapter:
                     items = await self.service.handle(
                         action.user_id, action.chat_id, action.event, update.update_id
                     )
-                    if isinstance(action.event, Choice):
+                    if isinstance(action.event, Choice) and items:
+                        # Not for a redelivered press (no items): it was shown the first time.
                         await self._show_choice(update)
                     await self.sender.deliver(items)
             finally:
@@ -148,8 +154,7 @@ class Adapter:
         error = context.error
         update_id = update.update_id if isinstance(update, Update) else None
         log.error(
-            "update failed",
-            extra={"update_id": update_id, "error": type(error).__name__ if error else None},
+            "update failed", extra={"update_id": update_id, "error": cause_of(error) if error else None}
         )
         if not isinstance(update, Update) or update_id is None:
             return

@@ -7,6 +7,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from neuroseq_core.service.logs import cause_of
+
 log = logging.getLogger(__name__)
 
 
@@ -18,6 +20,6 @@ async def every(
         try:
             await job()
         except Exception as exc:  # a passing database or network fault must not stop the bot
-            log.error(f"{name} failed", extra={"error": type(exc).__name__})
+            log.error(f"{name} failed", extra={"error": cause_of(exc)})
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)

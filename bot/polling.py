@@ -27,6 +27,7 @@ from bot.app import ALLOWED_UPDATES, Adapter
 from bot.recent import RecentSet
 from bot.retry import retry_after_seconds
 from bot.runtime import run_until_stopped, running
+from neuroseq_core.service.logs import cause_of
 from neuroseq_core.service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class Poller:
                 except Exception as exc:  # never leave an update open for ever (the offset would stick)
                     log.error(
                         "update handling crashed; given up",
-                        extra={"update_id": update.update_id, "error": type(exc).__name__},
+                        extra={"update_id": update.update_id, "error": cause_of(exc)},
                     )
                 queue.popleft()
                 self._open.discard(update.update_id)

@@ -20,6 +20,7 @@ from bot.pacing import Pacer
 from bot.periodic import every
 from bot.sender import Sender
 from neuroseq_core.domain.clock import utcnow
+from neuroseq_core.service.logs import cause_of
 from neuroseq_core.store.base import OutboxItem, Reminder, Store
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ async def send_due(
         try:
             items = await service.handle_reminder(reminder, now)
         except Exception as exc:  # left claimed: offered again after the claim timeout
-            log.error("reminder failed", extra={"reminder_id": reminder.id, "error": type(exc).__name__})
+            log.error("reminder failed", extra={"reminder_id": reminder.id, "error": cause_of(exc)})
             continue
         ran += 1
         await sender.deliver(items, pacer)  # what fails to send stays in the outbox for the flusher

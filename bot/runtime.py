@@ -23,7 +23,7 @@ from bot.reminders import REMINDER_INTERVAL, run_reminders
 from neuroseq_core.content import ContentHolder, load_or_raise
 from neuroseq_core.domain.clock import utcnow
 from neuroseq_core.service import Service
-from neuroseq_core.service.logs import quiet_libraries
+from neuroseq_core.service.logs import cause_of, quiet_libraries
 from neuroseq_core.service.retention import purge
 from neuroseq_core.service.settings import ConfigurationError, Settings
 from neuroseq_core.store.base import Store
@@ -111,6 +111,7 @@ def redact_in_logs(secret: str) -> None:
             handler.addFilter(_Redact(secret))
 
 
+RELOAD_FOLLOW_INTERVAL = 10.0  # seconds between looks for another process's /reload
 RETENTION_INTERVAL = 24 * 3600.0  # seconds between retention purges while the bot runs
 
 
@@ -134,7 +135,7 @@ async def drain_outbox(adapter: Adapter) -> None:
             if await adapter.sender.flush_pending() == 0:
                 return
     except Exception as exc:
-        log.error("start-up outbox drain failed", extra={"error": type(exc).__name__})
+        log.error("start-up outbox drain failed", extra={"error": cause_of(exc)})
 
 
 @dataclass
@@ -174,6 +175,7 @@ async def running(
     flusher: asyncio.Task[None] | None = None
     retention: asyncio.Task[None] | None = None
     reminders: asyncio.Task[None] | None = None
+    follow: asyncio.Task[None] | None = None
     application = build_application(settings, service, store, clock=clock or utcnow, **app_options)
     try:
         try:
@@ -199,6 +201,9 @@ async def running(
         await drain_outbox(adapter)
         flusher = asyncio.create_task(adapter.sender.run_flusher(stop_flusher))
         retention = asyncio.create_task(run_retention(store, settings.retention_days, stop_flusher))
+        follow = asyncio.create_task(
+            every(RELOAD_FOLLOW_INTERVAL, stop_flusher, service.follow_reloads, "content reload check")
+        )
         reminders = asyncio.create_task(
             run_reminders(
                 store,
@@ -212,7 +217,7 @@ async def running(
         yield Runtime(application, adapter, service, store)
     finally:
         stop_flusher.set()
-        for task in (flusher, retention, reminders):
+        for task in (flusher, retention, reminders, follow):
             if task is not None:
                 with contextlib.suppress(Exception):
                     await task

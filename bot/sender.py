@@ -24,14 +24,24 @@ from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from bot.pacing import Pacer
 from bot.periodic import every
 from bot.render import Outgoing, OutgoingMessage, RenderError, render_reply
-from bot.retry import RetryPolicy, call_with_retry
+from bot.retry import RetriesExhausted, RetryPolicy, call_with_retry
 from neuroseq_core.domain.events import Reply
+from neuroseq_core.service.logs import cause_of
 from neuroseq_core.store.base import OutboxItem, Store
 from neuroseq_core.store.locks import KeyedLock
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20  # outbox attempts across flushes before an item is given up
+MARK_SENT_ATTEMPTS = 5  # about 3 s of store trouble after a delivery before we give up marking it
+
+
+def _why(exc: Exception) -> str:
+    """Why a call failed, in words we wrote (Telegram's own description may quote the message)."""
+    if isinstance(exc, RetriesExhausted):
+        cause = exc.__cause__
+        return f"{exc} after retries ({type(cause).__name__})" if cause is not None else str(exc)
+    return type(exc).__name__
 
 
 class Undeliverable(Exception):
@@ -125,12 +135,28 @@ class Sender:
         except (NetworkError, TelegramError) as exc:
             log.warning(
                 "delivery failed; left for the flusher",
-                extra={"outbox_id": item.id, "error": type(exc).__name__, "cause": str(exc)[:80]},
+                extra={"outbox_id": item.id, "error": type(exc).__name__, "cause": _why(exc)},
             )
             await self.store.mark_failed(item.id, done)
             return "failed"
-        await self.store.mark_sent(item.id)
+        await self._mark_delivered(item)
         return "sent"
+
+    async def _mark_delivered(self, item: OutboxItem) -> None:
+        """Mark a delivered item sent, trying again through a short store fault: the user has it, so
+        a failure here must not turn into an apology (at worst the flusher sends it once more)."""
+        for attempt in range(MARK_SENT_ATTEMPTS):
+            try:
+                await self.store.mark_sent(item.id)
+                return
+            except Exception as exc:
+                if attempt == MARK_SENT_ATTEMPTS - 1:
+                    log.error(
+                        "delivered, but could not be marked sent",
+                        extra={"outbox_id": item.id, "error": cause_of(exc)},
+                    )
+                    return
+                await asyncio.sleep(0.1 * 2**attempt)
 
     # ---- public --------------------------------------------------------------------------
 

@@ -113,6 +113,10 @@ def map_update(update: Update, now: dt.datetime | None = None) -> Action:
         parsed = parse_callback_data(query.data)
         if parsed is None or user.is_bot:
             return Ignored("callback data not ours", callback_query_id=query.id)
+        if chat is not None and chat.id != user.id:
+            # A private chat's id is its user's: anything else would put one person's answer in
+            # another's conversation.
+            return Ignored("chat is not the sender's", callback_query_id=query.id)
         token, option_id = parsed
         return Incoming(
             user_id=str(user.id),
@@ -139,6 +143,8 @@ def map_update(update: Update, now: dt.datetime | None = None) -> Action:
         edited = update.edited_message
         if edited.chat.type != ChatType.PRIVATE or edited.from_user is None or edited.from_user.is_bot:
             return Ignored("edited message outside a private chat")
+        if edited.chat.id != edited.from_user.id:
+            return Ignored("chat is not the sender's")
         # Never silently re-answer an old question: an edit gets the "can't read that" reply.
         return Incoming(
             user_id=str(edited.from_user.id),
@@ -156,6 +162,8 @@ def map_update(update: Update, now: dt.datetime | None = None) -> Action:
             return Ignored("message outside a private chat")
         if message.from_user is None or message.from_user.is_bot:
             return Ignored("message without a human sender")
+        if message.chat.id != message.from_user.id:
+            return Ignored("chat is not the sender's")
         event = message_event(message, now)
         if event is None:
             return Ignored("service message")

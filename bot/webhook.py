@@ -35,6 +35,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.app import ALLOWED_UPDATES, adapter_of
 from bot.runtime import run_until_stopped, running
+from neuroseq_core.service.logs import cause_of
 from neuroseq_core.service.settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
@@ -112,9 +113,7 @@ def build_webhook_app(
         try:
             ok = await adapter.process(application, update)
         except Exception as exc:  # answer 500 so Telegram retries; the update was not committed
-            log.error(
-                "webhook update failed", extra={"update_id": update.update_id, "error": type(exc).__name__}
-            )
+            log.error("webhook update failed", extra={"update_id": update.update_id, "error": cause_of(exc)})
             ok = False
         return PlainTextResponse("ok" if ok else "failed", status_code=200 if ok else 500)
 
@@ -124,7 +123,7 @@ def build_webhook_app(
         try:
             await asyncio.wait_for(adapter.store.ping(), HEALTH_TIMEOUT)
         except Exception as exc:
-            log.warning("health check: database unreachable", extra={"error": type(exc).__name__})
+            log.warning("health check: database unreachable", extra={"error": cause_of(exc)})
             return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
         return JSONResponse({"ok": True})
 

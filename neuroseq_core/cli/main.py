@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from neuroseq_core.content import ContentInvalid
-from neuroseq_core.service.logs import quiet_libraries
+from neuroseq_core.service.logs import FORMAT, FieldsFormatter, quiet_libraries
 from neuroseq_core.service.settings import ConfigurationError, Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -102,10 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         if args.command in ("run", "webhook"):
             settings.require_token()  # before the adapter is even imported
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(FieldsFormatter(FORMAT))
         logging.basicConfig(
             level=getattr(logging, settings.log_level if args.command in ("run", "webhook") else "WARNING"),
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-            stream=sys.stderr,
+            handlers=[handler],
         )
         quiet_libraries()
         return dispatch(args, settings)

@@ -120,6 +120,8 @@ class Session(BaseModel):
     token: str = Field(default="", json_schema_extra=RUN)
     seq: int = Field(default=0, json_schema_extra=USER)
     prompt_point: str = Field(default="", json_schema_extra=RUN)  # what the token was made for
+    # the stale token last answered with "that button is from earlier": its repeats are not answered
+    stale_token: str | None = Field(default=None, json_schema_extra=RUN)
 
     consent: bool = Field(default=False, json_schema_extra=USER)
     region: str | None = Field(default=None, json_schema_extra=USER)

@@ -92,7 +92,10 @@ def on_choice(turn: Turn, option_id: str, token: str | None) -> None:
     elif turn.repaired:
         prompt(turn, "question.missing")
     elif token is not None and token != turn.s.token:
-        prompt(turn, "reprompt.stale")
+        # One notice per old question: ten quick taps on a passed button get one answer, not ten.
+        if turn.s.stale_token != token:
+            turn.s.stale_token = token
+            prompt(turn, "reprompt.stale")
     elif ask is None:
         prompt(turn)
     elif option_id not in [b.id for b in buttons(turn, ask)]:

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 STALE_RETRIES = 3
 ADMIN_COMMANDS = ("reload", "stats")
 MAX_ERRORS_SHOWN = 15  # a Telegram message holds 4,096 characters; the rest is counted, not listed
+RELOADED = "content.reloaded"  # an anonymous counter: each /reload that went live, in any process
+SYSTEM = "neuroseq:system"  # the transaction that counts a reload (no user; nothing is stored for it)
 
 
 def _first(errors: list[ContentError]) -> tuple[list[str], int]:
@@ -41,6 +43,7 @@ class Service:
         self.content = content
         self.admin_ids = frozenset(str(i) for i in admin_ids)
         self._reload_lock = asyncio.Lock()
+        self._reloads_seen: int | None = None
 
     async def handle(
         self,
@@ -159,6 +162,10 @@ class Service:
                 "admin.reload_failed", language, errors=shown, more=more, count=len(problems)
             )
         log.info("content reloaded", extra={"warnings": len(warnings)})
+        # Every other process follows (follow_reloads): they read the count, we already have it.
+        async with self.store.transaction(SYSTEM) as tx:
+            await tx.bump([RELOADED])
+        self._reloads_seen = (await self.store.counters()).get(RELOADED, 0)
         shown, more = _first(warnings)
         return content.notice(
             "admin.reload_done",
@@ -192,6 +199,20 @@ class Service:
             safety=[{"category": k, "count": v} for k, v in safety],
             other=[{"name": k, "count": v} for k, v in extras],
         )
+
+    async def follow_reloads(self) -> bool:
+        """If another process's /reload went live since we last looked, load the folder here too
+        (run every few seconds by the adapters); True when this process reloaded."""
+        count = (await self.store.counters()).get(RELOADED, 0)
+        if self._reloads_seen is None or count == self._reloads_seen:
+            self._reloads_seen = count
+            return False
+        self._reloads_seen = count
+        async with self._reload_lock:
+            errors = await asyncio.to_thread(self.content.reload)
+        problems = sum(1 for e in errors if not e.warning)
+        log.info("content reloaded after a /reload elsewhere", extra={"errors": problems})
+        return True
 
     def notice(self, message_id: str, language: str | None = None) -> Reply:
         """A fixed notice from content (e.g. for group chats), without touching any session."""

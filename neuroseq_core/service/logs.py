@@ -21,3 +21,31 @@ def quiet_libraries() -> None:
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < logging.WARNING:
             logger.setLevel(logging.WARNING)
+
+
+# What every LogRecord has; anything else on a record came from `extra=` and is ours to print.
+_STANDARD = set(vars(logging.LogRecord("n", logging.INFO, "p", 1, "m", None, None))) | {"message", "asctime"}
+FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class FieldsFormatter(logging.Formatter):
+    """The usual line plus the record's `extra` fields as key=value (ids, error classes, causes,
+    counts: the code never passes text a person wrote), so "update failed" says why."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The line, then its fields."""
+        line = super().format(record)
+        fields = [f"{k}={v}" for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")]
+        return f"{line} {' '.join(fields)}" if fields else line
+
+
+def cause_of(exc: BaseException) -> str:
+    """A short, data-free cause for a log line: the class, and for a database error the driver's own
+    first line ("database or disk is full", "database is locked"), never the statement or its
+    parameters (SQLAlchemy's message quotes both)."""
+    name = type(exc).__name__
+    orig = getattr(exc, "orig", None)
+    if orig is not None:
+        first = str(orig).strip().splitlines()[0][:120] if str(orig).strip() else ""
+        return f"{name}({type(orig).__name__}: {first})" if first else f"{name}({type(orig).__name__})"
+    return name
