@@ -8,70 +8,14 @@ import itertools
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from neuroseq_core.domain.clock import Clock, as_utc, utcnow
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
 from neuroseq_core.store.base import CLAIM_TIMEOUT, OUTBOX_LEASE, OutboxItem, Reminder, StaleSessionError
 from neuroseq_core.store.locks import KeyedLock
-
-
-@dataclass
-class _User:
-    active: bool
-    created_at: dt.datetime
-    last_seen_at: dt.datetime
-
-
-@dataclass
-class _Outbox:
-    user_id: str
-    chat_id: str
-    payload: str
-    attempts: int
-    created_at: dt.datetime
-    claimed_by: str | None = None
-    lease_until: dt.datetime | None = None
-    parts_done: int = 0
-
-    def item(self, item_id: int) -> OutboxItem:
-        reply = Reply.model_validate_json(self.payload)
-        return OutboxItem(
-            item_id, self.user_id, self.chat_id, reply, self.attempts, self.lease_until, self.parts_done
-        )
-
-
-@dataclass
-class _Reminder:
-    user_id: str
-    chat_id: str
-    due_at: dt.datetime
-    kind: str
-    claimed_at: dt.datetime | None = None
-    sent_at: dt.datetime | None = None
-
-
-@dataclass
-class _State:
-    users: dict[str, _User] = field(default_factory=dict)
-    sessions: dict[str, tuple[int, str]] = field(default_factory=dict)  # user -> (version, JSON)
-    profiles: dict[int, tuple[str, dt.datetime, str]] = field(default_factory=dict)
-    processed: dict[int, tuple[str | None, dt.datetime]] = field(default_factory=dict)
-    outbox: dict[int, _Outbox] = field(default_factory=dict)
-    reminders: dict[int, _Reminder] = field(default_factory=dict)
-    counters: dict[str, int] = field(default_factory=dict)  # anonymous totals, no user id
-
-    def erase(self, user_id: str) -> None:
-        """Remove every row of one user; the update ids they sent stay, without their id."""
-        self.users.pop(user_id, None)
-        self.sessions.pop(user_id, None)
-        for key, (owner, at) in list(self.processed.items()):
-            if owner == user_id:
-                self.processed[key] = (None, at)
-        self.profiles = {k: row for k, row in self.profiles.items() if row[0] != user_id}
-        self.outbox = {k: row for k, row in self.outbox.items() if row.user_id != user_id}
-        self.reminders = {k: row for k, row in self.reminders.items() if row.user_id != user_id}
+from neuroseq_core.store.memory_rows import OutboxRow, ReminderRow, State, UserRow
 
 
 class MemoryTransaction:
@@ -81,15 +25,15 @@ class MemoryTransaction:
         self._store = store
         self.user_id = user_id
         self._known = user_id in store._state.users  # we hold something about this user
-        self._checks: list[Callable[[_State], None]] = []  # run before any change is applied
-        self._journal: list[Callable[[_State], object]] = []
+        self._checks: list[Callable[[State], None]] = []  # run before any change is applied
+        self._journal: list[Callable[[State], object]] = []
         self._seen: set[int] = set()
         self._has_overlay = False  # this transaction wrote (or erased) the session
         self._overlay: str | None = None
         self._has_expected = False  # the session version this transaction expects in the store
         self._expected: int | None = None
 
-    def _apply(self, op: Callable[[_State], object]) -> None:
+    def _apply(self, op: Callable[[State], object]) -> None:
         self._journal.append(op)
 
     def _stored_version(self) -> int | None:
@@ -138,7 +82,7 @@ class MemoryTransaction:
             if self._stored_version() != expected:
                 raise StaleSessionError(user_id)
 
-            def check(s: _State) -> None:
+            def check(s: State) -> None:
                 current = s.sessions.get(user_id)
                 if (current[0] if current else None) != expected:
                     raise StaleSessionError(user_id)
@@ -147,7 +91,7 @@ class MemoryTransaction:
         raw = session.to_json()
         self._ensure_user()  # a new user, or one starting over after an erasure
 
-        def write(s: _State) -> None:
+        def write(s: State) -> None:
             s.sessions[user_id] = ((expected or 0) + 1, raw)
 
         self._apply(write)
@@ -157,14 +101,14 @@ class MemoryTransaction:
         if self._known:
             return
         self._known, user_id, now = True, self.user_id, self._store.clock()
-        self._apply(lambda s: s.users.setdefault(user_id, _User(True, now, now)))
+        self._apply(lambda s: s.users.setdefault(user_id, UserRow(True, now, now)))
 
     async def add_outbox(self, chat_id: str, replies: list[Reply]) -> list[OutboxItem]:
         """Queue replies to send after commit, claimed by this process for its lease; returns them."""
         now = self._store.clock()
         lease, worker = now + self._store.lease, self._store.worker
         rows = {
-            next(self._store._ids): _Outbox(
+            next(self._store._ids): OutboxRow(
                 self.user_id, chat_id, r.model_dump_json(), 0, now, worker, as_utc(lease)
             )
             for r in replies
@@ -195,7 +139,7 @@ class MemoryTransaction:
         """Schedule a reminder for this user, committed with the rest of the transaction."""
         self._ensure_user()
         item_id = next(self._store._ids)
-        row = _Reminder(self.user_id, chat_id, as_utc(due_at), kind)
+        row = ReminderRow(self.user_id, chat_id, as_utc(due_at), kind)
         self._apply(lambda s: s.reminders.__setitem__(item_id, row))
         return item_id
 
@@ -206,7 +150,7 @@ class MemoryTransaction:
             1 for r in self._store._state.reminders.values() if r.user_id == user_id and r.sent_at is None
         )
 
-        def cancel(s: _State) -> None:
+        def cancel(s: State) -> None:
             for key in [k for k, r in s.reminders.items() if r.user_id == user_id and r.sent_at is None]:
                 del s.reminders[key]
 
@@ -220,7 +164,7 @@ class MemoryTransaction:
             return False
         now = self._store.clock()
 
-        def finish(s: _State) -> None:
+        def finish(s: State) -> None:
             current = s.reminders.get(reminder_id)
             if current is not None:
                 s.reminders[reminder_id] = replace(current, sent_at=now)
@@ -232,7 +176,7 @@ class MemoryTransaction:
         """Add one to each anonymous counter, committed with the rest of the transaction."""
         keys = [name[:100] for name in names]
 
-        def bump(s: _State) -> None:
+        def bump(s: State) -> None:
             for key in keys:
                 s.counters[key] = s.counters.get(key, 0) + 1
 
@@ -246,7 +190,7 @@ class MemoryStore:
         self.clock = clock
         self.lease = lease
         self.worker = secrets.token_hex(8)
-        self._state = _State()
+        self._state = State()
         self._ids = itertools.count(1)
         self._locks = KeyedLock()
         self._mutex = asyncio.Lock()  # for the store-wide calls that claim work
@@ -259,7 +203,7 @@ class MemoryStore:
             tx = MemoryTransaction(self, user_id)
             now = self.clock()
 
-            def touch(s: _State) -> None:
+            def touch(s: State) -> None:
                 user = s.users.get(user_id)  # a known user's activity; nobody new is added here
                 if user is not None:
                     user.active, user.last_seen_at = True, now
@@ -376,7 +320,7 @@ class MemoryStore:
         if user_id not in self._state.users:
             raise ValueError("reminder for an unknown user")
         item_id = next(self._ids)
-        self._state.reminders[item_id] = _Reminder(user_id, chat_id, as_utc(due_at), kind)
+        self._state.reminders[item_id] = ReminderRow(user_id, chat_id, as_utc(due_at), kind)
         return item_id
 
     async def claim_due_reminders(self, now: dt.datetime, limit: int = 100) -> list[Reminder]:
