@@ -17,11 +17,13 @@ import asyncio
 import collections
 import contextlib
 import logging
+import warnings
 from typing import Any
 
 from telegram import Update
 from telegram.error import Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
+from telegram.warnings import PTBUserWarning
 
 from bot.app import ALLOWED_UPDATES, Adapter
 from bot.recent import RecentSet
@@ -31,10 +33,14 @@ from neuroseq_core.service.logs import cause_of
 from neuroseq_core.service.settings import Settings
 
 log = logging.getLogger(__name__)
+# We call getUpdates through do_api_request on purpose, for its JSON (see Poller.take); PTB suggests
+# Bot.get_updates, which parses every update, also the ones still running that come back each time.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 
 LONG_POLL = 30  # seconds Telegram holds getUpdates open
 RETRY_WINDOW = 30.0  # seconds a failing update is retried before it is given up
 IDLE_REPOLL = 0.05  # with updates still running and nothing new, ask again after this (or sooner)
+READ_MARGIN = 10.0  # seconds beyond the long poll before getUpdates counts as timed out
 _DONE_MEMORY = 10_000
 
 
@@ -76,14 +82,27 @@ class Poller:
 
     # ---- the chats ---------------------------------------------------------------------------
 
-    def take(self, updates: list[Update]) -> int:
-        """Queue each new update on its chat (starting the chat's worker); returns how many were new."""
+    def take(self, updates: list[dict[str, Any]]) -> int:
+        """Queue each new update on its chat (starting the chat's worker); returns how many were new.
+
+        Updates arrive as JSON and only new ones are parsed: while one is still running every
+        getUpdates brings it back, and parsing it again each time cost more than the update itself."""
         new = 0
-        for update in updates:
-            uid = update.update_id
+        for data in updates:
+            uid = data.get("update_id")
+            if not isinstance(uid, int):
+                continue
             self._newest = uid if self._newest is None else max(self._newest, uid)
             if uid in self._done or uid in self._open:
                 continue  # finished, or still running: it came back because it is not confirmed yet
+            try:
+                update = Update.de_json(data, self.application.bot)
+            except Exception as exc:  # unreadable: confirmed and dropped, or it would come back for ever
+                log.warning(
+                    "unreadable update dropped", extra={"update_id": uid, "error": type(exc).__name__}
+                )
+                self._done.add(uid)
+                continue
             self._open.add(uid)
             new += 1
             key = _chat_key(update)
@@ -108,7 +127,8 @@ class Poller:
                 queue.popleft()
                 self._open.discard(update.update_id)
                 self._done.add(update.update_id)
-                self._progress.set()
+                if not self._open:
+                    self._progress.set()  # all done: back to the long poll at once
         finally:
             # No await between the last look at the queue and here: nothing can be added unseen.
             del self._workers[key]
@@ -140,11 +160,14 @@ class Poller:
 
     # ---- the loop ----------------------------------------------------------------------------
 
-    async def _fetch(self, stop: asyncio.Event, hold: int) -> list[Update] | None:
-        """One getUpdates; None when stopped while waiting."""
+    async def _fetch(self, stop: asyncio.Event, hold: int) -> list[dict[str, Any]] | None:
+        """One getUpdates, as JSON; None when stopped while waiting."""
+        kwargs: dict[str, Any] = {"timeout": hold, "allowed_updates": ALLOWED_UPDATES}
+        if self.offset is not None:
+            kwargs["offset"] = self.offset
         fetch = asyncio.ensure_future(
-            self.application.bot.get_updates(
-                offset=self.offset, timeout=hold, allowed_updates=ALLOWED_UPDATES
+            self.application.bot.do_api_request(
+                "getUpdates", api_kwargs=kwargs, read_timeout=hold + READ_MARGIN
             )
         )
         stopped = asyncio.ensure_future(stop.wait())
@@ -158,10 +181,12 @@ class Poller:
             with contextlib.suppress(asyncio.CancelledError, TelegramError):
                 await fetch
             return None
-        return list(fetch.result())
+        result = fetch.result()
+        return [u for u in result if isinstance(u, dict)] if isinstance(result, list) else []
 
     async def _wait_for_progress(self) -> None:
-        """With updates still running and nothing new: until one finishes, or a moment passes."""
+        """With updates still running and nothing new: a moment (Telegram would hand back the
+        running ones at once), or until all are done."""
         self._progress.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._progress.wait(), IDLE_REPOLL)

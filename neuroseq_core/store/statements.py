@@ -49,6 +49,11 @@ BUMP = sa.text(
 ).bindparams(sa.bindparam("name", type_=sa.String(100)))
 
 SEEN = sa.select(sa.literal(1)).where(processed_updates.c.update_id == sa.bindparam("update_id"))
+# Whether the update was handled, and the session, in one round trip (one row, whatever exists).
+SEEN_AND_SESSION = sa.text(
+    "SELECT (SELECT 1 FROM processed_updates WHERE update_id = :update_id) AS seen, s.version, s.data "
+    "FROM (SELECT 1 AS one) AS x LEFT OUTER JOIN sessions s ON s.user_id = :user_id"
+).bindparams(sa.bindparam("update_id", type_=sa.BigInteger()), sa.bindparam("user_id", type_=USER))
 LOAD_SESSION = sa.select(sessions.c.version, sessions.c.data).where(
     sessions.c.user_id == sa.bindparam("user_id")
 )
