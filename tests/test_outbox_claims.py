@@ -138,7 +138,9 @@ async def test_nothing_after_delete_brings_the_user_back(backend: Backend, conte
     # The old question is still on screen: a tap on it, a redelivery of an update handled before the
     # erasure, and the user unblocking the bot all find nothing and store nothing.
     stale = await send(Choice(now=T0, option_id="parent", token=role_question.token))
-    assert stale, "an old button still gets a kind answer"
+    assert [r.text for r in stale] == [content.notice("reprompt.forgotten", "en").text]  # a kind answer
+    hello = await send(Text(now=T0, text="hello?"))
+    assert [r.text for r in hello] == [content.notice("declined.hint", "en").text]  # "type /start to begin"
     assert await send(Choice(now=T0, option_id="parent", token=role_question.token), update_id=60_001) == []
     await store.set_active(user, True)
     assert await _rows_naming(backend, user) == {}

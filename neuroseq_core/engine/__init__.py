@@ -48,8 +48,9 @@ def new_session(user_id: str, content: Content) -> Session:
 
 def holds_nothing(session: Session) -> bool:
     """True for a session still at the very start: nothing in it is worth keeping (no consent yet,
-    no answer), so a user we hold nothing about is not stored because of it."""
-    return session.state == MAIN.initial
+    no answer), so a user we hold nothing about is not stored because of it. A danger reply just
+    given is worth keeping (for a short while): the next message is read in its light."""
+    return session.state == MAIN.initial and session.safety is None
 
 
 def step(session: Session, event: Event, content: Content) -> tuple[Session, list[Reply], list[Effect]]:

@@ -39,7 +39,8 @@ def prompt(turn: Turn, note: str | None = None) -> None:
     if ask is None:
         if note:
             turn.say(note)
-        turn.say("declined.hint" if turn.state == "declined" else "paused.hint")
+        # Not started (or erased): nothing to carry on, so "type /start to begin", as after declining.
+        turn.say("declined.hint" if turn.state in ("declined", turn.flow.initial) else "paused.hint")
         return
     again = turn.s.prompt_point == _point(turn)
     token = _token(turn)

@@ -69,6 +69,13 @@ def handle(turn: Turn) -> None:
 
 def on_choice(turn: Turn, option_id: str, token: str | None) -> None:
     """A button (or a typed number or label)."""
+    if turn.state == turn.flow.initial and not (
+        option_id == safety.NOW_OPEN or safety.is_safety_choice(option_id)
+    ):
+        # A button from a conversation we no longer hold (erased, or long purged): said plainly, and
+        # nothing is kept until they start again. Help in a hard moment still comes, whatever the button.
+        turn.say("reprompt.forgotten")
+        return
     if option_id.startswith(account.LANGUAGE):
         account.switch_language(turn, option_id.removeprefix(account.LANGUAGE))
         return
@@ -85,11 +92,7 @@ def on_choice(turn: Turn, option_id: str, token: str | None) -> None:
         account.on_delete_choice(turn, option_id)
         return
     ask = turn.flow.asks.get(turn.state)
-    if turn.state == turn.flow.initial:
-        # A button from a conversation we no longer hold (erased, or long purged): said plainly, and
-        # nothing is kept until they start again.
-        turn.say("reprompt.forgotten")
-    elif turn.repaired:
+    if turn.repaired:
         prompt(turn, "question.missing")
     elif token is not None and token != turn.s.token:
         # One notice per old question: ten quick taps on a passed button get one answer, not ten.
