@@ -100,8 +100,9 @@ class Adapter:
                     items = await self.service.handle(
                         action.user_id, action.chat_id, action.event, update.update_id
                     )
-                    if isinstance(action.event, Choice) and items:
-                        # Not for a redelivered press (no items): it was shown the first time.
+                    if isinstance(action.event, Choice) and items and not items[0].reply.press_refused:
+                        # Not for a redelivered press (no items: it was shown the first time), nor
+                        # for one that was not taken (an old button must not look answered).
                         await self._show_choice(update)
                     await self.sender.deliver(items)
             finally:

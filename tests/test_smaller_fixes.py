@@ -16,6 +16,7 @@ from bot.sender import Sender
 from bot.telegram_events import Ignored, map_update
 from bot.webhook import SECRET_HEADER
 from driver import NOW
+from fakebot.harness import polling_bot
 from neuroseq_core.content import ContentHolder, load_or_raise
 from neuroseq_core.domain.events import Choice, Command, Reply
 from neuroseq_core.service import Service
@@ -120,6 +121,24 @@ async def test_a_redelivered_press_is_not_edited_again(api, client):
         assert (await client.post("/telegram/hook", json=press, headers=headers)).status_code == 200
     assert len(api.calls_to("editMessageText")) == edits
     assert len(api.calls_to("sendMessage")) == sends
+
+
+async def test_an_old_button_does_not_mark_its_message_answered(api, content):
+    import copy
+
+    service = Service(MemoryStore(), ContentHolder(content))
+    async with polling_bot(api, service.store, service):
+        user = api.user(730)
+        user.send_command("start")
+        consent = await user.wait_for_keyboard(timeout=10)
+        before = copy.deepcopy(consent)  # as it was on screen, buttons and all
+        user.press(0, consent)
+        await user.wait_for_keyboard(timeout=10)
+        edits = len(api.calls_to("editMessageText"))
+        user.press_data(before.keyboard[0][1]["callback_data"], before)  # "Not now", on the old message
+        notice = await user.wait_for_message(lambda m: "earlier question" in m.text, timeout=10)
+        assert notice.keyboard  # where we are now, asked again
+        assert len(api.calls_to("editMessageText")) == edits  # the old message keeps "✓ Yes, let's begin"
 
 
 class FlakyStore(MemoryStore):

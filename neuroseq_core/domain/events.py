@@ -105,6 +105,9 @@ class Reply(BaseModel):
     # "question" replies carry buttons; "safety" replies answer danger; "notice" anything else.
     kind: ReplyKind = "notice"
     numbers_are_answers: bool = False  # a typed number is an answer (an age), not a button's number
+    # The button press this answers was not taken (an old, unknown or forgotten button): the pressed
+    # message is left as it is, not marked with the chosen answer.
+    press_refused: bool = False
 
 
 def parse_command(text: str) -> tuple[str, str] | None:

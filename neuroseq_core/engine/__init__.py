@@ -57,6 +57,8 @@ def step(session: Session, event: Event, content: Content) -> tuple[Session, lis
     """Apply one event to a session; returns the new session, the replies in order, and the effects."""
     turn = Turn(session.model_copy(deep=True), content, event)
     handle(turn)
+    if turn.refused and turn.replies:
+        turn.replies[0] = turn.replies[0].model_copy(update={"press_refused": True})
     return turn.s, turn.replies, turn.effects
 
 

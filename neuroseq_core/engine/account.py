@@ -28,6 +28,7 @@ def language_buttons(turn: Turn) -> list[Button]:
 def switch_language(turn: Turn, wanted: str) -> None:
     """Speak another language from now on; the welcome and disclaimer again in it, then where we were."""
     if wanted not in turn.c.languages.languages:
+        turn.refused = True
         prompt(turn, "reprompt.stale")
         return
     turn.s.language = wanted
@@ -92,6 +93,7 @@ def ask_delete(turn: Turn) -> None:
 def on_delete_choice(turn: Turn, option_id: str) -> None:
     """Erase everything (the service does it in this update's transaction), or keep it."""
     if turn.s.pending != "delete":
+        turn.refused = True
         prompt(turn, "reprompt.stale")
         return
     turn.s.pending = None

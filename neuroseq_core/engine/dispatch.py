@@ -74,6 +74,7 @@ def on_choice(turn: Turn, option_id: str, token: str | None) -> None:
     ):
         # A button from a conversation we no longer hold (erased, or long purged): said plainly, and
         # nothing is kept until they start again. Help in a hard moment still comes, whatever the button.
+        turn.refused = True
         turn.say("reprompt.forgotten")
         return
     if option_id.startswith(account.LANGUAGE):
@@ -93,15 +94,18 @@ def on_choice(turn: Turn, option_id: str, token: str | None) -> None:
         return
     ask = turn.flow.asks.get(turn.state)
     if turn.repaired:
+        turn.refused = True
         prompt(turn, "question.missing")
     elif token is not None and token != turn.s.token:
         # One notice per old question: ten quick taps on a passed button get one answer, not ten.
         if turn.s.stale_token != token:
             turn.s.stale_token = token
+            turn.refused = True
             prompt(turn, "reprompt.stale")
     elif ask is None:
         prompt(turn)
     elif option_id not in [b.id for b in buttons(turn, ask)]:
+        turn.refused = True
         prompt(turn, "reprompt.unknown")
     else:
         apply(turn, ask, option_id)
@@ -116,6 +120,7 @@ def apply(turn: Turn, ask: Ask, option_id: str) -> None:
     if ask.text_trigger:
         kwargs = {"text": None}  # the Skip button of a typed answer
     if not turn.fire(ask.trigger_for(option_id), **kwargs):
+        turn.refused = True
         prompt(turn, "reprompt.unknown")
         return
     if before in HISTORY:

@@ -196,6 +196,7 @@ def on_nickname(turn: Turn, raw: str, ask: Ask) -> bool:
     elif not is_nickname(name):
         prompt(turn, "nickname.not_a_name")  # a sentence is not a name: never echoed back, never kept
     elif not turn.fire(ask.text_trigger or ask.trigger, text=name):
+        turn.refused = True
         prompt(turn, "reprompt.unknown")
     else:
         turn.s.history.append("nickname")

@@ -79,6 +79,7 @@ def on_safety_choice(turn: Turn, option_id: str) -> None:
     if option_id.startswith(SAFETY_REGION):
         region = turn.c.regions.get(option_id.removeprefix(SAFETY_REGION))
         if region is None:
+            turn.refused = True
             prompt(turn, "reprompt.stale")
             return
         if turn.s.region is None:  # asked again later in onboarding all the same

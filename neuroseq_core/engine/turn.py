@@ -47,6 +47,7 @@ class Turn:
         self.effects: list[Effect] = []  # for the service, in the same transaction as the replies
         self.note: str | None = None  # a message id said just before the next question
         self.repaired = False  # the question on screen was removed from content (see questions.repair)
+        self.refused = False  # a button press was not taken (stale, unknown): see Reply.press_refused
 
     @property
     def state(self) -> str:
