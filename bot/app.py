@@ -213,6 +213,7 @@ def build_application(
         .connect_timeout(http_timeout)
         .read_timeout(http_timeout)
         .write_timeout(http_timeout)
+        .media_write_timeout(http_timeout)
         .pool_timeout(http_timeout)
         .get_updates_connect_timeout(http_timeout)
         .get_updates_read_timeout(http_timeout)

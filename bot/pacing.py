@@ -44,6 +44,6 @@ class Pacer:
             delay = slot - self.store.clock().timestamp()
             if delay > 0:
                 await self.sleep(delay)
-            elif -delay > self.gap / 2:
-                continue  # woke too late for this slot: sending now could crowd the next second
+            if self.store.clock().timestamp() - slot > self.gap / 2:
+                continue  # too late for this slot (a busy loop wakes late): take the next one
             return

@@ -19,12 +19,12 @@ from collections.abc import Callable
 
 from telegram import Bot
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 
 from bot.pacing import Pacer
 from bot.periodic import every
 from bot.render import Outgoing, OutgoingMessage, RenderError, render_reply
-from bot.retry import RetriesExhausted, RetryPolicy, call_with_retry
+from bot.retry import OutOfTime, RetriesExhausted, RetryPolicy, call_with_retry
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.service.logs import cause_of
 from neuroseq_core.store.base import OutboxItem, Store
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20  # outbox attempts across flushes before an item is given up
 MARK_SENT_ATTEMPTS = 5  # about 3 s of store trouble after a delivery before we give up marking it
+MARK_MARGIN = 5.0  # seconds of lease kept after a call for marking it sent
 
 
 def _why(exc: Exception) -> str:
@@ -66,12 +67,22 @@ class Sender:
         self.store = store
         self.policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff)
         self.flush_interval = flush_interval
-        self.call_time = call_time  # the longest one API call can take (the HTTP timeout)
+        # The longest one API call may take, all phases together (PTB's timeouts are per phase, so a
+        # call is cut off here), plus a margin to mark it sent: no call starts that could end after
+        # the item's lease, when another process may take the row over.
+        self.call_time = call_time
         self._user_locks = KeyedLock()
 
     # ---- one item ------------------------------------------------------------------------
 
     async def _call(self, chat_id: str, part: Outgoing) -> None:
+        try:
+            async with asyncio.timeout(self.call_time):
+                await self._request(chat_id, part)
+        except TimeoutError:
+            raise TimedOut("the call took longer than its budget") from None
+
+    async def _request(self, chat_id: str, part: Outgoing) -> None:
         if isinstance(part, OutgoingMessage):
             await self.bot.send_message(
                 chat_id=chat_id, text=part.text, parse_mode=ParseMode.HTML, reply_markup=part.keyboard
@@ -98,7 +109,7 @@ class Sender:
                 self.policy,
                 context={"outbox_id": item.id},
                 time_left=time_left,
-                call_time=self.call_time,
+                call_time=self.call_time + MARK_MARGIN,
             )
         except Forbidden as exc:
             raise Undeliverable("forbidden") from exc
@@ -137,7 +148,8 @@ class Sender:
                 "delivery failed; left for the flusher",
                 extra={"outbox_id": item.id, "error": type(exc).__name__, "cause": _why(exc)},
             )
-            await self.store.mark_failed(item.id, done)
+            # Out of lease before a call even started: not an attempt (20 of those must not drop it).
+            await self.store.mark_failed(item.id, done, tried=not isinstance(exc, OutOfTime))
             return "failed"
         await self._mark_delivered(item)
         return "sent"

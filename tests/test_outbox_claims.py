@@ -52,10 +52,22 @@ async def test_a_users_later_reply_waits_while_an_earlier_one_is_held(backend: B
         (other,) = await tx.add_outbox("c2", [a_reply("other")])
     await store.mark_failed(second.id, tried=False)  # released, but behind a held reply of u1
     await store.mark_failed(other.id)
-    assert [i.id for i in await store.claim_outbox()] == [other.id]
+    assert [i.reply.text for i in await store.claim_outbox()] == ["other"]  # u1's second waits
     await store.mark_failed(first.id, parts_done=1)  # the picture went; the text did not
     claimed = await store.claim_outbox()
-    assert [(i.id, i.parts_done, i.attempts) for i in claimed] == [(first.id, 1, 1), (second.id, 0, 0)]
+    assert [(i.reply.text, i.parts_done, i.attempts) for i in claimed] == [("first", 1, 1), ("second", 0, 0)]
+
+
+async def test_a_new_reply_takes_a_failed_earlier_one_with_it(backend: Backend) -> None:
+    store = await backend.open(Clock())
+    async with store.transaction("u1") as tx:
+        (first,) = await tx.add_outbox("c1", [a_reply("first")])
+    await store.mark_failed(first.id)  # its delivery failed; released for a retry
+    async with store.transaction("u1") as tx:
+        items = await tx.add_outbox("c1", [a_reply("second")])
+    # This update's sender sends both, the older first.
+    assert [i.reply.text for i in items] == ["first", "second"]
+    assert await store.claim_outbox() == []  # and nobody else takes them
 
 
 async def test_concurrent_claimers_never_share_a_row(backend: Backend) -> None:

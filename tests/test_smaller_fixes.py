@@ -6,6 +6,7 @@ that was delivered, and error lines that carry their cause (never the data)."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 import sqlalchemy as sa
 from telegram import Update
@@ -177,13 +178,22 @@ def test_error_lines_carry_their_cause_and_never_the_statement():
     error = sa.exc.OperationalError(
         "UPDATE sessions SET data=? WHERE user_id=?",
         ('{"nickname": "Zephyrine"}', "42"),
-        Exception("database or disk is full"),
+        sqlite3.OperationalError("database or disk is full"),
     )
-    assert cause_of(error) == "OperationalError(Exception: database or disk is full)"
+    assert cause_of(error) == "OperationalError(OperationalError: database or disk is full)"
+
+    class DataError(Exception):  # as asyncpg's: its message quotes the value
+        sqlstate = "22P02"
+
+    pg = sa.exc.DBAPIError(
+        "INSERT ...", ("Zephyrine",), DataError("invalid input for query argument $1: 'Zephyrine'")
+    )
+    assert cause_of(pg) == "DBAPIError(DataError 22P02)"
+
     record = logging.LogRecord("bot.app", logging.ERROR, "p", 1, "update failed", None, None)
     record.update_id, record.error = 17, cause_of(error)
     line = FieldsFormatter(FORMAT).format(record)
     assert line.endswith(
-        "update failed update_id=17 error=OperationalError(Exception: database or disk is full)"
+        "update failed update_id=17 error=OperationalError(OperationalError: database or disk is full)"
     )
     assert "Zephyrine" not in line and "UPDATE" not in line

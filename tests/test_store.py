@@ -179,13 +179,15 @@ async def test_redelivered_update_is_recognised(backend: Backend) -> None:
 
 
 async def test_outbox_survives_a_crash_between_commit_and_send(backend: Backend) -> None:
-    store = await backend.open()
+    store = await backend.open(Clock())
     async with store.transaction("u1") as tx:
         ids = [i.id for i in await tx.add_outbox("chat-1", [a_reply("first"), a_reply("second")])]
         assert await tx.add_outbox("chat-1", []) == []
     assert len(ids) == 2 and ids[0] < ids[1]
     # The process dies here: nothing was sent. A new process opens the same database.
-    reopened = await backend.open()
+    clock = Clock(T0 + dt.timedelta(hours=1))  # after the dead process's lease
+    reopened = await backend.open(clock)
+    assert [i.id for i in await reopened.claim_outbox()] == ids
     pending = await reopened.pending_outbox()
     assert [(p.id, p.user_id, p.chat_id, p.reply.text, p.attempts) for p in pending] == [
         (ids[0], "u1", "chat-1", "first", 0),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 
 # Each of these logs statements with their parameters, every state change, or every request at
 # INFO or DEBUG.
@@ -40,12 +41,17 @@ class FieldsFormatter(logging.Formatter):
 
 
 def cause_of(exc: BaseException) -> str:
-    """A short, data-free cause for a log line: the class, and for a database error the driver's own
-    first line ("database or disk is full", "database is locked"), never the statement or its
-    parameters (SQLAlchemy's message quotes both)."""
+    """A short, data-free cause for a log line: the class, and for a database error what the driver
+    says without quoting any value: SQLite's own fixed message ("database or disk is full",
+    "database is locked"), PostgreSQL's SQLSTATE (its messages can quote the value that failed).
+    Never the statement or its parameters (SQLAlchemy's message quotes both)."""
     name = type(exc).__name__
     orig = getattr(exc, "orig", None)
-    if orig is not None:
-        first = str(orig).strip().splitlines()[0][:120] if str(orig).strip() else ""
+    if orig is None:
+        return name
+    if isinstance(orig, sqlite3.Error):
+        text = str(orig).strip()
+        first = text.splitlines()[0][:120] if text else ""
         return f"{name}({type(orig).__name__}: {first})" if first else f"{name}({type(orig).__name__})"
-    return name
+    code = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    return f"{name}({type(orig).__name__} {code})" if code else f"{name}({type(orig).__name__})"

@@ -25,6 +25,7 @@ class MemoryTransaction:
         self._store = store
         self.user_id = user_id
         self._known = user_id in store._state.users  # we hold something about this user
+        self._erased = False  # erased in this transaction: nothing of theirs is waiting any more
         self._checks: list[Callable[[State], None]] = []  # run before any change is applied
         self._journal: list[Callable[[State], object]] = []
         self._seen: set[int] = set()
@@ -105,16 +106,35 @@ class MemoryTransaction:
 
     async def add_outbox(self, chat_id: str, replies: list[Reply]) -> list[OutboxItem]:
         """Queue replies to send after commit, claimed by this process for its lease; returns them."""
-        now = self._store.clock()
-        lease, worker = now + self._store.lease, self._store.worker
+        now = as_utc(self._store.clock())
+        lease = now + self._store.lease
+        worker = self._store.worker
+        # Replies of theirs still waiting go first (claimed now), or, if another sender holds one,
+        # these wait for the flusher too: a new reply never overtakes an older one.
+        mine = (
+            []
+            if self._erased
+            else [(k, r) for k, r in self._store._state.outbox.items() if r.user_id == self.user_id]
+        )
+        waiting = sorted(mine)
+        if any(r.lease_until is not None and r.lease_until >= now for _, r in waiting):
+            waiting = []  # one is being sent right now, just ahead of these
         rows = {
             next(self._store._ids): OutboxRow(
-                self.user_id, chat_id, r.model_dump_json(), 0, now, worker, as_utc(lease)
+                self.user_id, chat_id, r.model_dump_json(), 0, now, worker, lease
             )
             for r in replies
         }
-        self._apply(lambda s: s.outbox.update(rows))
-        return [row.item(item_id) for item_id, row in rows.items()]
+
+        def add(s: State) -> None:
+            for key, _ in waiting:
+                if key in s.outbox:
+                    s.outbox[key].claimed_by, s.outbox[key].lease_until = worker, lease
+            s.outbox.update(rows)
+
+        self._apply(add)
+        earlier = [replace(r, claimed_by=worker, lease_until=lease).item(k) for k, r in waiting]
+        return earlier + [row.item(item_id) for item_id, row in rows.items()]
 
     async def save_profile(self, profile: Profile, at: dt.datetime) -> None:
         """Keep a completed profile with its date."""
@@ -130,7 +150,7 @@ class MemoryTransaction:
     async def delete_user(self) -> None:
         """Erase everything stored about this user."""
         user_id = self.user_id
-        self._known = False
+        self._known, self._erased = False, True
         self._has_overlay, self._overlay, self._has_expected, self._expected = True, None, True, None
         self._seen.clear()
         self._apply(lambda s: s.erase(user_id))
@@ -262,7 +282,7 @@ class MemoryStore:
     async def mark_failed(self, item_id: int, parts_done: int = 0, tried: bool = True) -> None:
         """Release the claim, counting a failed attempt if it was `tried` (the item stays for a retry)."""
         row = self._state.outbox.get(item_id)
-        if row is not None:
+        if row is not None and row.claimed_by == self.worker:  # only by its holder
             row.attempts, row.parts_done, row.claimed_by, row.lease_until = (
                 row.attempts + int(tried),
                 parts_done,

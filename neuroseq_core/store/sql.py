@@ -172,7 +172,8 @@ class SqlStore:
         """Release the claim, counting a failed attempt if it was `tried` (the item stays for a retry)."""
         async with self._begin() as conn:
             await conn.execute(
-                q.FAIL_OUTBOX, {"item_id": item_id, "b_parts_done": parts_done, "tried": int(tried)}
+                q.FAIL_OUTBOX,
+                {"item_id": item_id, "b_parts_done": parts_done, "tried": int(tried), "worker": self.worker},
             )
 
     async def set_active(self, user_id: str, active: bool) -> None:

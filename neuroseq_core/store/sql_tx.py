@@ -14,7 +14,10 @@ from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
 from neuroseq_core.store import statements as q
 from neuroseq_core.store.base import OutboxItem, StaleSessionError
+from neuroseq_core.store.connect import SQLITE_BUSY_TIMEOUT_MS
 from neuroseq_core.store.tables import outbox, processed_updates, profiles, reminders, sessions, users
+
+CHECKPOINT_WAIT_MS = 1000
 
 
 class TxStore(Protocol):
@@ -52,8 +55,12 @@ def checkpoint(conn: sa.Connection) -> None:
     # On the driver's connection, outside any transaction (SQLAlchemy would begin one around a statement).
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
+        # A reader elsewhere (another process, a backup) holding the log must not stall this
+        # process's writers for the full busy timeout: a second, then the next checkpoint finishes.
+        cursor.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
 
@@ -69,6 +76,7 @@ class SqlTransaction:
         self._has_version = False
         self._version: int | None = None  # the session version this transaction expects in the table
         self._prefetched: tuple[int | None, str | None] | None = None  # read with `seen`
+        self._waiting: int | None = None  # this user's replies not yet sent, as `seen` found
 
     async def seen(self, update_id: int) -> bool:
         """True if this update id was already handled (a redelivery). The session is read in the
@@ -76,7 +84,7 @@ class SqlTransaction:
         row = (
             await self._conn.execute(q.SEEN_AND_SESSION, {"update_id": update_id, "user_id": self.user_id})
         ).one()
-        self._prefetched = (row.version, row.data)
+        self._prefetched, self._waiting = (row.version, row.data), int(row.waiting)
         return row.seen is not None
 
     async def mark_seen(self, update_id: int) -> None:
@@ -130,6 +138,9 @@ class SqlTransaction:
             return []
         now = self._store.clock()
         lease = now + self._store.lease
+        earlier: list[OutboxItem] = []
+        if self._waiting != 0:  # unknown, or replies of theirs still waiting: keep the order
+            earlier = await self._take_earlier(now, lease)
         rows = [
             {
                 "user_id": self.user_id,
@@ -142,10 +153,25 @@ class SqlTransaction:
             for r in replies
         ]
         ids = list((await self._conn.execute(q.ADD_OUTBOX, rows)).scalars())
-        return [
+        new = [
             OutboxItem(i, self.user_id, chat_id, r, lease_until=lease)
             for i, r in zip(ids, replies, strict=True)
         ]
+        return earlier + new
+
+    async def _take_earlier(self, now: dt.datetime, lease: dt.datetime) -> list[OutboxItem]:
+        """This user's replies still waiting and held by nobody (their delivery failed): claimed now,
+        to go before the new ones. One that a sender holds is being sent right now, just ahead."""
+        waiting = (await self._conn.execute(q.USERS_OUTBOX, {"user_id": self.user_id})).all()
+        if not waiting or any(r.lease_until is not None and r.lease_until >= now for r in waiting):
+            return []
+        claimed = await self._conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.id.in_([r.id for r in waiting]))
+            .values(claimed_by=self._store.worker, lease_until=lease)
+            .returning(*outbox.c)
+        )
+        return sorted((item_of(r) for r in claimed.all()), key=lambda i: i.id)
 
     async def save_profile(self, profile: Profile, at: dt.datetime) -> None:
         """Keep a completed profile with its date (for progress over time)."""
@@ -164,7 +190,7 @@ class SqlTransaction:
         for table in (sessions, profiles, outbox, reminders, users):
             await self._conn.execute(sa.delete(table).where(table.c.user_id == self.user_id))
         self._known, self.erased, self._has_version, self._version = False, True, True, None
-        self._prefetched = None
+        self._prefetched, self._waiting = None, 0
 
     async def add_reminder(self, chat_id: str, due_at: dt.datetime, kind: str) -> int:
         """Schedule a reminder for this user, committed with the rest of the transaction."""

@@ -51,7 +51,8 @@ BUMP = sa.text(
 SEEN = sa.select(sa.literal(1)).where(processed_updates.c.update_id == sa.bindparam("update_id"))
 # Whether the update was handled, and the session, in one round trip (one row, whatever exists).
 SEEN_AND_SESSION = sa.text(
-    "SELECT (SELECT 1 FROM processed_updates WHERE update_id = :update_id) AS seen, s.version, s.data "
+    "SELECT (SELECT 1 FROM processed_updates WHERE update_id = :update_id) AS seen, s.version, s.data, "
+    "(SELECT count(*) FROM outbox WHERE user_id = :user_id) AS waiting "
     "FROM (SELECT 1 AS one) AS x LEFT OUTER JOIN sessions s ON s.user_id = :user_id"
 ).bindparams(sa.bindparam("update_id", type_=sa.BigInteger()), sa.bindparam("user_id", type_=USER))
 LOAD_SESSION = sa.select(sessions.c.version, sessions.c.data).where(
@@ -80,7 +81,8 @@ ADD_OUTBOX = sa.insert(outbox).returning(outbox.c.id, sort_by_parameter_order=Tr
 DELETE_OUTBOX = sa.delete(outbox).where(outbox.c.id == sa.bindparam("item_id"))
 FAIL_OUTBOX = (
     sa.update(outbox)
-    .where(outbox.c.id == sa.bindparam("item_id"))
+    # Only by its holder: a sender whose lease ran out must not free a row another process took over.
+    .where(outbox.c.id == sa.bindparam("item_id"), outbox.c.claimed_by == sa.bindparam("worker"))
     .values(
         attempts=outbox.c.attempts + sa.bindparam("tried", type_=sa.Integer()),
         parts_done=sa.bindparam("b_parts_done", type_=sa.Integer()),
@@ -91,6 +93,13 @@ FAIL_OUTBOX = (
 IS_ACTIVE = sa.select(users.c.active).where(users.c.user_id == sa.bindparam("user_id"))
 
 _held = outbox.alias("held")
+# A user's replies not yet sent (before theirs are added: a new one must not overtake them).
+USERS_OUTBOX = (
+    sa.select(outbox.c.id, outbox.c.lease_until)
+    .where(outbox.c.user_id == sa.bindparam("user_id"))
+    .order_by(outbox.c.id)
+)
+
 # Rows nobody holds (or whose lease ran out), except a user's later rows while an earlier one is held.
 CLAIMABLE = (
     sa.select(outbox.c.id)
