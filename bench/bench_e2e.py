@@ -63,7 +63,8 @@ from _common import (
 TARGET_RATIO = 0.8
 TARGET_P99_RATIO = 1.5
 TARGET_IDLE_BYTES = 5 * 1024
-WAIT = 120.0  # seconds a user waits for the bot's next message before giving up
+WAIT = 120.0  # seconds a user waits for the bot's next message before giving up (at least)
+WAIT_PER_USER = 0.05  # ... and more with many users: at ~80 updates/s, 10,000 users wait ~125 s a turn
 MAX_TAPS = 200
 WARM_USERS = 5
 PREFIX = "@@"  # lines of the processes' little protocol start with this, then JSON
@@ -112,7 +113,7 @@ async def run_user(
     taps = 0
     try:
         while True:
-            message = await asyncio.wait_for(inbox.get(), WAIT)
+            message = await asyncio.wait_for(inbox.get(), max(WAIT, WAIT_PER_USER * args.users[0]))
             if message.is_photo and not args.taps:
                 out["conversations"] += 1
                 return
