@@ -219,6 +219,22 @@ async def our_bot(args: argparse.Namespace) -> int:
     return 0
 
 
+async def serve_ptb(application: Any) -> None:
+    """Run a plain PTB Application (Updater polling) until told to stop."""
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        async with application:
+            assert application.updater is not None
+            await application.updater.start_polling()
+            await application.start()
+            await stop.wait()
+            await application.updater.stop()
+            await application.stop()
+
+    await serve_until_told(run(), stop)
+
+
 async def echo_bot(args: argparse.Namespace) -> int:
     """A bare python-telegram-bot echo bot: Updater polling, one sendMessage per update."""
     from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -238,18 +254,7 @@ async def echo_bot(args: argparse.Namespace) -> int:
     application = builder.build()
     application.add_handler(MessageHandler(filters.ALL, reply))
     application.add_handler(CallbackQueryHandler(reply))
-    stop = asyncio.Event()
-
-    async def run() -> None:
-        async with application:
-            assert application.updater is not None
-            await application.updater.start_polling()
-            await application.start()
-            await stop.wait()
-            await application.updater.stop()
-            await application.stop()
-
-    await serve_until_told(run(), stop)
+    await serve_ptb(application)
     return 0
 
 
@@ -319,18 +324,7 @@ async def bare_bot(args: argparse.Namespace) -> int:
         ApplicationBuilder().token(args.token).base_url(args.base_url).concurrent_updates(True).build()
     )
     application.add_handler(TypeHandler(Update, handle))
-    stop = asyncio.Event()
-
-    async def run() -> None:
-        async with application:
-            assert application.updater is not None
-            await application.updater.start_polling()
-            await application.start()
-            await stop.wait()
-            await application.updater.stop()
-            await application.stop()
-
-    await serve_until_told(run(), stop)
+    await serve_ptb(application)
     return 0
 
 

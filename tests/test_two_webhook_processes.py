@@ -33,17 +33,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def worker_settings(api: FakeBotAPI, db_url: str, port: int) -> dict[str, str]:
+    """The environment of one `neuroseq webhook` worker."""
+    return {
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "NEUROSEQ_TELEGRAM_API_URL": api.base_url,
+        "NEUROSEQ_DATABASE_URL": db_url,
+        "NEUROSEQ_WEBHOOK_URL": "https://bot.example.org/hook",
+        "NEUROSEQ_WEBHOOK_SECRET": SECRET,
+        "NEUROSEQ_WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+        "NEUROSEQ_LOG_LEVEL": "WARNING",
+    }
+
+
 def start(api: FakeBotAPI, db_url: str, port: int) -> subprocess.Popen[bytes]:
-    return start_cli(
-        ["webhook"],
-        TELEGRAM_BOT_TOKEN=api.token,
-        NEUROSEQ_TELEGRAM_API_URL=api.base_url,
-        NEUROSEQ_DATABASE_URL=db_url,
-        NEUROSEQ_WEBHOOK_URL="https://bot.example.org/hook",
-        NEUROSEQ_WEBHOOK_SECRET=SECRET,
-        NEUROSEQ_WEBHOOK_LISTEN=f"127.0.0.1:{port}",
-        NEUROSEQ_LOG_LEVEL="WARNING",
-    )
+    return start_cli(["webhook"], **worker_settings(api, db_url, port))
 
 
 async def wait_healthy(client: httpx.AsyncClient, port: int, proc: subprocess.Popen[bytes]) -> None:
@@ -57,6 +61,17 @@ async def wait_healthy(client: httpx.AsyncClient, port: int, proc: subprocess.Po
             pass
         await asyncio.sleep(0.1)
     raise AssertionError("webhook server did not become healthy")
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every worker, then SIGKILL whoever has not left within 15 s."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def option_ids(message) -> list[str]:
@@ -167,13 +182,7 @@ async def test_two_processes_one_database(postgres_url, content):
                 assert stored["state"] == d.session.state == "results"
                 assert stored["profile"]["start_step"] == d.session.profile.start_step
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_all(procs)
 
 
 # ---- many users at once: what each one receives --------------------------------------------------
@@ -187,15 +196,7 @@ def start_logged(api: FakeBotAPI, db_url: str, port: int, log: Path) -> subproce
         return subprocess.Popen(
             [*COMMAND, "webhook"],
             cwd=ROOT,
-            env=cli_env(
-                TELEGRAM_BOT_TOKEN=api.token,
-                NEUROSEQ_TELEGRAM_API_URL=api.base_url,
-                NEUROSEQ_DATABASE_URL=db_url,
-                NEUROSEQ_WEBHOOK_URL="https://bot.example.org/hook",
-                NEUROSEQ_WEBHOOK_SECRET=SECRET,
-                NEUROSEQ_WEBHOOK_LISTEN=f"127.0.0.1:{port}",
-                NEUROSEQ_LOG_LEVEL="WARNING",
-            ),
+            env=cli_env(**worker_settings(api, db_url, port)),
             stdout=subprocess.DEVNULL,
             stderr=err,
         )
@@ -304,13 +305,7 @@ async def test_two_hundred_caregivers_over_two_processes_each_get_every_message_
             assert all(finished), "every conversation reached the menu"
             await asyncio.sleep(1.0)  # anything still on its way (a flusher's round) arrives
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_all(procs)
         # What each caregiver received, against the same updates run once each through one engine.
         expected = await replay(content, posted)
         repeats = {u.id: len(duplicates(api, u.id)) for u in users}
