@@ -100,7 +100,11 @@ class Adapter:
                     items = await self.service.handle(
                         action.user_id, action.chat_id, action.event, update.update_id
                     )
-                    if isinstance(action.event, Choice) and items and not items[0].reply.press_refused:
+                    if (
+                        isinstance(action.event, Choice)
+                        and items
+                        and not any(i.reply.press_refused for i in items)
+                    ):
                         # Not for a redelivered press (no items: it was shown the first time), nor
                         # for one that was not taken (an old button must not look answered).
                         await self._show_choice(update)
