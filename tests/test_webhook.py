@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 
 from bot.app import ALLOWED_UPDATES
 from bot.runtime import running
-from bot.webhook import SECRET_HEADER, build_webhook_app, run_webhook, serve_webhook, webhook_config
-from fakebot.harness import settings_for
-from fakebot.server import free_socket
+from bot.webhook import SECRET_HEADER, build_webhook_app, run_webhook, webhook_config
+from fakebot.harness import settings_for, webhook_server
 from neuroseq_core.service.settings import ConfigurationError
 
 SECRET = "s3cret-Token_1"
@@ -155,34 +152,15 @@ def test_refuses_to_start_without_secret_or_url(api, extra, needle):
 
 
 async def test_serve_webhook_sets_the_webhook_and_serves(api, store, service):
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    settings = settings_for(
-        api,
-        webhook_url=f"http://127.0.0.1:{port}/hook",
-        webhook_secret=SECRET,
-        webhook_listen=f"127.0.0.1:{port}",
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        serve_webhook(settings, stop, store=store, service=service, sockets=[sock], http_timeout=5.0)
-    )
-    await api.wait_until(lambda: bool(api.calls_to("setWebhook")), timeout=10)
-    [call] = api.calls_to("setWebhook")
-    assert call.params["url"] == f"http://127.0.0.1:{port}/hook"
-    assert call.params["secret_token"] == SECRET
-    assert call.params["allowed_updates"] == ALLOWED_UPDATES
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
-        for _ in range(50):
-            try:
-                health = await c.get("/healthz")
-                break
-            except httpx.ConnectError:
-                await asyncio.sleep(0.05)
-        assert health.status_code == 200
-        update = text_update(api, user_id=502, text="over http")
-        assert (await c.post("/hook", json=update)).status_code == 403
-        assert (await c.post("/hook", json=update, headers={SECRET_HEADER: SECRET})).status_code == 200
-    assert [m.text for m in api.chat_messages(502)] == ["You said: over http"]
-    stop.set()
-    assert await asyncio.wait_for(task, 10) == 0
+    async with webhook_server(api, store, service, SECRET) as port:
+        [call] = api.calls_to("setWebhook")
+        assert call.params["url"] == f"http://127.0.0.1:{port}/hook"
+        assert call.params["secret_token"] == SECRET
+        assert call.params["allowed_updates"] == ALLOWED_UPDATES
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
+            health = await c.get("/healthz")
+            assert health.status_code == 200
+            update = text_update(api, user_id=502, text="over http")
+            assert (await c.post("/hook", json=update)).status_code == 403
+            assert (await c.post("/hook", json=update, headers={SECRET_HEADER: SECRET})).status_code == 200
+        assert [m.text for m in api.chat_messages(502)] == ["You said: over http"]

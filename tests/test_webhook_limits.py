@@ -14,9 +14,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 import bot.webhook as webhook
-from bot.webhook import MAX_BODY, SECRET_HEADER, serve_webhook
-from fakebot.harness import settings_for
-from fakebot.server import free_socket
+from bot.webhook import MAX_BODY, SECRET_HEADER
+from fakebot.harness import webhook_server
 
 SECRET = "limits-Secret_9"
 
@@ -25,28 +24,8 @@ SECRET = "limits-Secret_9"
 async def server(api, store, service, monkeypatch) -> AsyncIterator[int]:
     monkeypatch.setattr(webhook, "HEADER_TIMEOUT", 1.0)
     monkeypatch.setattr(webhook, "BODY_TIMEOUT", 1.0)
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    settings = settings_for(
-        api,
-        webhook_url=f"http://127.0.0.1:{port}/hook",
-        webhook_secret=SECRET,
-        webhook_listen=f"127.0.0.1:{port}",
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        serve_webhook(settings, stop, store=store, service=service, sockets=[sock], http_timeout=5.0)
-    )
-    await api.wait_until(lambda: bool(api.calls_to("setWebhook")), timeout=10)
-    for _ in range(100):
-        with contextlib.suppress(OSError):
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            break
-        await asyncio.sleep(0.05)
-    yield port
-    stop.set()
-    await asyncio.wait_for(task, 10)
+    async with webhook_server(api, store, service, SECRET) as port:
+        yield port
 
 
 def head(length: str | None = None, chunked: bool = False) -> bytes:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.polling import serve_polling
+from bot.webhook import serve_webhook
 from neuroseq_core.service.settings import Settings
 from neuroseq_core.store.base import Store
 
-from .server import FakeBotAPI
+from .server import FakeBotAPI, free_socket
 
 FAST = {"long_poll": 1, "retry_delay": 0.05, "http_timeout": 5.0, "backoff": 0.05, "flush_interval": 0.3}
 
@@ -64,3 +65,39 @@ async def outbox_drained(store: Store, timeout: float = 5.0) -> bool:  # noqa: A
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+@contextlib.asynccontextmanager
+async def webhook_server(
+    api: FakeBotAPI, store: Store, service: Any, secret: str, **options: Any
+) -> AsyncIterator[int]:
+    """The real webhook server (uvicorn) on a free 127.0.0.1 port until the block ends; yields the
+    port once setWebhook was called and the port accepts connections."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    settings = settings_for(
+        api,
+        webhook_url=f"http://127.0.0.1:{port}/hook",
+        webhook_secret=secret,
+        webhook_listen=f"127.0.0.1:{port}",
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        serve_webhook(
+            settings, stop, store=store, service=service, sockets=[sock], **{"http_timeout": 5.0, **options}
+        )
+    )
+    await api.wait_until(lambda: bool(api.calls_to("setWebhook")) or task.done(), timeout=10)
+    for _ in range(100):
+        if task.done():
+            task.result()
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            break
+        await asyncio.sleep(0.05)
+    try:
+        yield port
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 10) == 0
