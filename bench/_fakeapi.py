@@ -120,6 +120,20 @@ class TimedFakeBotAPI(FakeBotAPI):
         self._reply_call(params)
         return await super()._m_sendphoto(params)
 
+    async def _m_editmessagetext(self, params: dict[str, Any]) -> Any:
+        # An edit with new buttons is the next question shown in place: a reply, read as new.
+        asks = bool(params.get("reply_markup"))
+        if asks:
+            self._reply_call(params)
+        result = await super()._m_editmessagetext(params)
+        if asks:
+            self.inbox(self._chat(params)).put_nowait(self._find(params))
+        return result
+
+    def _supersede(self, message: BotMessage) -> BotMessage:
+        """Nothing kept of what the message said before: the bench reads only what is new."""
+        return message
+
     # -- storage: per chat, bounded ----------------------------------------------------------
 
     def _store_message(
@@ -156,7 +170,7 @@ class TimedFakeBotAPI(FakeBotAPI):
         return list(self._chats.get(chat_id, ()))
 
     def inbox(self, chat_id: int) -> asyncio.Queue[BotMessage]:
-        """New messages (not edits) the bot sent to this chat, in order."""
+        """New messages the bot sent to this chat, and edits that ask something new, in order."""
         queue = self._inbox.get(chat_id)
         if queue is None:
             queue = self._inbox[chat_id] = asyncio.Queue()

@@ -297,26 +297,39 @@ async def bare_bot(args: argparse.Namespace) -> int:
         [[InlineKeyboardButton(label, callback_data=f"b|{label}") for label in ("a", "b", "c", "d")]]
     )
     png = _picture()
-    # Per update: every press is answered and (mostly) edited; sends come as neuroseq's did.
+    # Per update: every press is answered, and edited as often as neuroseq edited; sends and
+    # pictures come as neuroseq's did. The last call carries the next buttons: the last message, or,
+    # when none is sent, the edit (the next question shown in place of the one pressed).
     presses = max(mix.get("answercallbackquery", 0.0), 1e-9)
     edits = _Spread(mix.get("editmessagetext", 0.0) / presses)
     photos = _Spread(mix.get("sendphoto", 0.0))
-    texts = _Spread(max(mix.get("sendmessage", 1.0) - 1.0, 0.0))  # beyond the one with the keyboard
+    texts = _Spread(mix.get("sendmessage", 1.0))
 
     async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         assert chat is not None
         query = update.callback_query
         answering = asyncio.ensure_future(query.answer()) if query is not None else None
-        if query is not None and query.message is not None and edits.take():
+        sends = texts.take()
+        edit = query is not None and query.message is not None and edits.take() > 0
+        if query is not None and query.message is not None and edit:
             await context.bot.edit_message_text(
-                "answered", chat_id=chat.id, message_id=query.message.message_id, reply_markup=None
+                "next question, in place" if not sends else "answered",
+                chat_id=chat.id,
+                message_id=query.message.message_id,
+                reply_markup=keyboard if not sends else None,
             )
-        for _ in range(texts.take()):
-            await context.bot.send_message(chat.id, "a plain message")
         for _ in range(photos.take()):
             await context.bot.send_photo(chat.id, png, caption="a picture")
-        await context.bot.send_message(chat.id, "next question", reply_markup=keyboard)
+        if not sends and not edit:
+            sends = 1  # the user needs buttons to go on
+        for index in range(sends):
+            last = index == sends - 1
+            await context.bot.send_message(
+                chat.id,
+                "next question" if last else "a plain message",
+                reply_markup=keyboard if last else None,
+            )
         if answering is not None:
             await answering
 

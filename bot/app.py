@@ -103,10 +103,11 @@ class Adapter:
                     if (
                         isinstance(action.event, Choice)
                         and items
-                        and not any(i.reply.press_refused for i in items)
+                        and not any(i.reply.press_refused or i.reply.edits is not None for i in items)
                     ):
                         # Not for a redelivered press (no items: it was shown the first time), nor
-                        # for one that was not taken (an old button must not look answered).
+                        # for one that was not taken (an old button must not look answered), nor
+                        # when the next question is shown in the pressed message (it echoes the answer).
                         await self._show_choice(update)
                     await self.sender.deliver(items)
             finally:

@@ -42,7 +42,17 @@ class OutgoingPhoto:
     caption: str = ""
 
 
-Outgoing = OutgoingMessage | OutgoingPhoto
+@dataclass(frozen=True)
+class OutgoingEdit:
+    """One editMessageText call: the pressed question's message becomes the next question. When it
+    cannot be edited (gone, or too old), the same text goes as a new message."""
+
+    message_id: int
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
+
+
+Outgoing = OutgoingMessage | OutgoingPhoto | OutgoingEdit
 
 _ATOM = re.compile(r"<[^>]*>|&#?\w+;|[\s\S]", re.UNICODE)
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>")
@@ -198,6 +208,10 @@ def render_reply(reply: Reply) -> list[Outgoing]:
             out.append(OutgoingPhoto(png=png))
             out.extend(OutgoingMessage(text=part) for part in split_html(caption))
     markup = keyboard(reply.choices, reply.token)
+    if reply.edits is not None and reply.picture is None:
+        shown = in_place_text(reply.text, reply.echo)
+        if shown is not None:
+            return [OutgoingEdit(message_id=reply.edits, text=shown, keyboard=markup)]
     parts = split_html(reply.text)
     if not parts and markup is not None:
         raise RenderError("a reply with choices needs text to attach them to")
@@ -206,11 +220,21 @@ def render_reply(reply: Reply) -> list[Outgoing]:
     return out
 
 
+def in_place_text(question_html: str, echo: str | None) -> str | None:
+    """The next question shown in the pressed message: "✓ " and the answer given, a blank line, the
+    question. None when that is too long for one message (then it is sent as new messages)."""
+    text = question_html if not echo else f"✓ {html.escape(echo, quote=False)}\n\n{question_html}"
+    return text if _has_words(text) and visible_length(text) <= MAX_TEXT else None
+
+
 def answered_text(question_html: str, label: str) -> str | None:
     """The question message after a press: its text, a blank line, "✓ " and the chosen label.
 
-    None when that would be too long for one message (then only the keyboard is removed).
+    None when that would be too long for one message (then only the keyboard is removed). A question
+    shown in place of the one before it loses that one's echo: one answer shows, the one just given.
     """
+    if question_html.startswith("✓ ") and "\n\n" in question_html:
+        question_html = question_html.split("\n\n", 1)[1]
     text = f"{question_html}\n\n✓ {html.escape(label, quote=False)}"
     return text if visible_length(text) <= MAX_TEXT else None
 

@@ -23,7 +23,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, T
 
 from bot.pacing import Pacer
 from bot.periodic import every
-from bot.render import Outgoing, OutgoingMessage, RenderError, render_reply
+from bot.render import Outgoing, OutgoingEdit, OutgoingMessage, RenderError, render_reply
 from bot.retry import OutOfTime, RetriesExhausted, RetryPolicy, call_with_retry
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.service.logs import cause_of
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20  # outbox attempts across flushes before an item is given up
 MARK_SENT_ATTEMPTS = 5  # about 3 s of store trouble after a delivery before we give up marking it
 MARK_MARGIN = 5.0  # seconds of lease kept after a call for marking it sent
+NOT_MODIFIED = "message is not modified"  # Bot API's 400 for an edit that changes nothing
 
 
 def _why(exc: Exception) -> str:
@@ -87,6 +88,22 @@ class Sender:
             await self.bot.send_message(
                 chat_id=chat_id, text=part.text, parse_mode=ParseMode.HTML, reply_markup=part.keyboard
             )
+        elif isinstance(part, OutgoingEdit):
+            try:
+                await self.bot.edit_message_text(
+                    chat_id=chat_id,
+                    message_id=part.message_id,
+                    text=part.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=part.keyboard,
+                )
+            except BadRequest as exc:
+                if NOT_MODIFIED in exc.message.lower():
+                    return  # shown already: this is a second delivery of an edit that went through
+                # Gone or too old to edit: the question still reaches them, as a new message.
+                await self.bot.send_message(
+                    chat_id=chat_id, text=part.text, parse_mode=ParseMode.HTML, reply_markup=part.keyboard
+                )
         else:
             await self.bot.send_photo(
                 chat_id=chat_id, photo=part.png, caption=part.caption or None, parse_mode=ParseMode.HTML

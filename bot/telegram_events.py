@@ -118,10 +118,13 @@ def map_update(update: Update, now: dt.datetime | None = None) -> Action:
             # another's conversation.
             return Ignored("chat is not the sender's", callback_query_id=query.id)
         token, option_id = parsed
+        # Only a message we can still see can be edited into the next question.
+        message = query.message
+        shown = message.message_id if message is not None and message.is_accessible else None
         return Incoming(
             user_id=str(user.id),
             chat_id=str(chat.id if chat is not None else user.id),
-            event=Choice(option_id=option_id, token=token, now=now),
+            event=Choice(option_id=option_id, token=token, message_id=shown, now=now),
             callback_query_id=query.id,
         )
 

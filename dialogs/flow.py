@@ -25,7 +25,9 @@ class Ask:
     given the fixed ones to place or filter). A choice fires `by_choice.get(id, trigger)` with the id
     as `value`; "{choice}" in a trigger is the choice id itself. `passes` names a field of the
     session's `returns` passed to the trigger as `to` (where a side trip goes back to).
-    `text_trigger`, if set, takes free text instead.
+    `text_trigger`, if set, takes free text instead. `in_place`: a press on this question is
+    answered by editing its message into the next question (after a short echo of the answer), when
+    the next thing said is just that question; results, notices and side trips stay new messages.
     """
 
     message: str
@@ -37,6 +39,7 @@ class Ask:
     passes: str | None = None
     text_trigger: str | None = None
     again: str | None = None  # the message when asked again at the same point (a shorter one)
+    in_place: bool = False
 
     def trigger_for(self, option_id: str) -> str:
         """The trigger a choice fires."""

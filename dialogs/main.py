@@ -191,13 +191,23 @@ ASKS = {
         source="consent",
         again="consent.again",
     ),
-    "role": Ask("role.question", "pick_role", ("parent", "foster", "student", "class"), "role.{id}"),
-    "region": Ask("region.question", "pick_region", source="regions"),
-    "age_band": Ask("age_band.question", "pick_age", source="age_bands"),
-    "minutes": Ask("minutes.question", "pick_minutes", ("2", "5", "15"), "minutes.{id}"),
-    "setting": Ask("setting.question", "pick_setting", ("classroom", "outdoors"), "setting.{id}"),
-    "nickname": Ask("nickname.question", "name", ("skip",), "nickname.{id}", text_trigger="name"),
-    "questions": Ask("question.prompt", "answer", ("skip",), "question.{id}", source="question"),
+    # The questionnaire: each press edits its question into the next one (the consent message,
+    # with the disclaimer, stays as it was).
+    "role": Ask(
+        "role.question", "pick_role", ("parent", "foster", "student", "class"), "role.{id}", in_place=True
+    ),
+    "region": Ask("region.question", "pick_region", source="regions", in_place=True),
+    "age_band": Ask("age_band.question", "pick_age", source="age_bands", in_place=True),
+    "minutes": Ask("minutes.question", "pick_minutes", ("2", "5", "15"), "minutes.{id}", in_place=True),
+    "setting": Ask(
+        "setting.question", "pick_setting", ("classroom", "outdoors"), "setting.{id}", in_place=True
+    ),
+    "nickname": Ask(
+        "nickname.question", "name", ("skip",), "nickname.{id}", text_trigger="name", in_place=True
+    ),
+    "questions": Ask(
+        "question.prompt", "answer", ("skip",), "question.{id}", source="question", in_place=True
+    ),
     "results": Ask(
         "results.next",
         "more_ideas",

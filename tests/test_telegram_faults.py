@@ -407,9 +407,16 @@ def test_map_update_events():
     assert cmd.event == Command(name="delete", args="now please", now=now)
     text = map_update(_update({"update_id": 3, "message": _message(text="/ not a command")}), now)
     assert text.event == Text(text="/ not a command", now=now)
-    query = {"id": "q", "from": USER, "chat_instance": "c", "data": "t3|calm", "message": _message(text="Q")}
+    shown = _message(text="Q", date=1_700_000_000)
+    query = {"id": "q", "from": USER, "chat_instance": "c", "data": "t3|calm", "message": shown}
     press = map_update(_update({"update_id": 4, "callback_query": query}), now)
-    assert press.event == Choice(option_id="calm", token="t3", now=now) and press.callback_query_id == "q"
+    # The pressed message's id goes with the press: its question can be edited into the next one.
+    assert press.event == Choice(option_id="calm", token="t3", message_id=1, now=now)
+    assert press.callback_query_id == "q"
+    # A message Telegram no longer shows us (date 0: inaccessible) cannot be edited.
+    gone = {**query, "message": _message(text="Q")}
+    old = map_update(_update({"update_id": 4, "callback_query": gone}), now)
+    assert old.event == Choice(option_id="calm", token="t3", now=now)
     edited = map_update(_update({"update_id": 5, "edited_message": _message(text="x", edit_date=1)}), now)
     assert edited.event == Unsupported(what="edited_message", text="x", now=now)
     dice = map_update(_update({"update_id": 6, "message": _message(dice={"emoji": "🎲", "value": 3})}), now)

@@ -28,6 +28,9 @@ class Choice(_Event):
     kind: Literal["choice"] = "choice"
     option_id: str
     token: str | None = None  # None: typed, so it belongs to the current question
+    # The message the pressed button was on (an adapter's opaque id; None when typed or unknown):
+    # a questionnaire question is edited into the next one there.
+    message_id: int | None = None
 
 
 class Text(_Event):
@@ -108,6 +111,10 @@ class Reply(BaseModel):
     # The button press this answers was not taken (an old, unknown or forgotten button): the pressed
     # message is left as it is, not marked with the chosen answer.
     press_refused: bool = False
+    # The next question shown in place of the pressed one: the adapter edits that message (the id
+    # from Choice.message_id) into this reply, after "✓ <echo>", the answer just given.
+    edits: int | None = None
+    echo: str | None = None
 
 
 def parse_command(text: str) -> tuple[str, str] | None:

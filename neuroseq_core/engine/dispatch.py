@@ -111,9 +111,24 @@ def on_choice(turn: Turn, option_id: str, token: str | None) -> None:
         apply(turn, ask, option_id)
 
 
+def _echo(turn: Turn, ask: Ask, option_id: str) -> str | None:
+    """The label of the pressed button, when its message may become the next question."""
+    ev = turn.event
+    if not ask.in_place or not isinstance(ev, Choice) or ev.message_id is None or ev.token is None:
+        return None
+    return next((b.label for b in buttons(turn, ask) if b.id == option_id), None)
+
+
+def _in_place(turn: Turn, message_id: int, echo: str) -> None:
+    """The next question alone is said: it is shown in the pressed message, after the answer."""
+    if len(turn.replies) == 1 and turn.replies[0].kind == "question" and turn.replies[0].picture is None:
+        turn.replies[0] = turn.replies[0].model_copy(update={"edits": message_id, "echo": echo})
+
+
 def apply(turn: Turn, ask: Ask, option_id: str) -> None:
     """Fire the trigger the state's Ask names for this choice, then ask what comes next."""
     before = turn.state
+    echo = _echo(turn, ask, option_id)
     kwargs: dict[str, object] = {"value": option_id}
     if ask.passes:
         kwargs["to"] = getattr(turn.s.returns, ask.passes)
@@ -127,6 +142,8 @@ def apply(turn: Turn, ask: Ask, option_id: str) -> None:
         turn.s.history.append(before)
     if turn.state in turn.flow.asks:
         prompt(turn)
+    if echo is not None and isinstance(turn.event, Choice) and turn.event.message_id is not None:
+        _in_place(turn, turn.event.message_id, echo)
 
 
 def on_text(turn: Turn, raw: str) -> None:

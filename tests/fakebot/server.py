@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import dataclasses
 import html
 import itertools
 import json
@@ -251,7 +253,13 @@ class Fault:
 
 @dataclass
 class BotMessage:
-    """A message the bot sent (and its later edits)."""
+    """A message the bot sent (and its later edits), as the user reads it.
+
+    An edit that gives a message new buttons (the next question shown in place of the one pressed)
+    reads as the next message: what the message said stays where it was, `superseded` (a user saw
+    it, but can no longer press it), and a new BotMessage with the same id, as it is now, is added
+    at the end. Messages are only ever appended.
+    """
 
     chat_id: int
     message_id: int
@@ -259,6 +267,7 @@ class BotMessage:
     source_html: str = ""  # text or caption exactly as sent (HTML)
     photo: bytes | None = None
     edits: int = 0
+    superseded: bool = False
 
     @property
     def text(self) -> str:
@@ -558,10 +567,18 @@ class FakeBotAPI:
     def _find(self, params: dict[str, Any]) -> BotMessage:
         chat_id = self._chat(params)
         message_id = params.get("message_id")
-        for message in self.messages:
-            if message.chat_id == chat_id and message.message_id == message_id:
+        for message in reversed(self.messages):
+            if message.chat_id == chat_id and message.message_id == message_id and not message.superseded:
                 return message
         raise ApiError(400, "Bad Request: message to edit not found")
+
+    def _supersede(self, message: BotMessage) -> BotMessage:
+        """The message now asks something new: what it said stays in the transcript where it was
+        (superseded: no longer pressable), and the message, as it is now, reads as the newest."""
+        message.superseded = True
+        live = dataclasses.replace(message, raw=copy.deepcopy(message.raw), superseded=False)
+        self.messages.append(live)
+        return live
 
     def _store_message(
         self, chat_id: int, fields: dict[str, Any], source: str, photo: bytes | None
@@ -673,6 +690,8 @@ class FakeBotAPI:
                 400,
                 "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
             )
+        if markup and markup != message.raw.get("reply_markup"):
+            message = self._supersede(message)
         message.raw["text"] = plain
         message.raw.pop("entities", None)
         if entities:
@@ -933,6 +952,8 @@ class FakeUser:
         target = message or self.last_keyboard()
         if target is None:
             raise AssertionError(f"user {self.id} has no keyboard to press")
+        if target.superseded:
+            raise AssertionError("that message was edited into a later question: its buttons are gone")
         buttons = [b for row in target.keyboard for b in row]
         if isinstance(choice, int):
             button = buttons[choice]
@@ -964,7 +985,7 @@ class FakeUser:
     def last_keyboard(self) -> BotMessage | None:
         """The latest message that still has buttons."""
         for message in reversed(self.messages):
-            if message.keyboard:
+            if message.keyboard and not message.superseded:
                 return message
         return None
 
@@ -1002,7 +1023,7 @@ class FakeUser:
 
     async def wait_for_keyboard(self, timeout: float = 5.0) -> BotMessage:  # noqa: ASYNC109
         """The next unread message with buttons."""
-        return await self.wait_for_message(lambda m: bool(m.keyboard), timeout)
+        return await self.wait_for_message(lambda m: bool(m.keyboard) and not m.superseded, timeout)
 
 
 async def wait_for_message(

@@ -18,7 +18,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot.render import OutgoingMessage, render_reply
+from bot.render import OutgoingEdit, OutgoingMessage, render_reply
 from bot.telegram_events import Incoming, map_update
 from neuroseq_core.content import Content, ContentHolder
 from neuroseq_core.service import Service
@@ -31,6 +31,7 @@ from .server import BotMessage, Call, FakeBotAPI, FakeUser
 # (same token) in the other language, which a walker reading tokens would take for no answer.
 DEAD_ENDS = frozenset({"decline", "language:es", "language:en"})
 SEND_METHODS = ("sendmessage", "sendphoto")
+EDIT = "editmessagetext"  # with buttons, the next question shown in place of the pressed one
 
 
 def token_of(message: BotMessage) -> str:
@@ -50,7 +51,8 @@ class ChatIndex:
     """The server's messages grouped by chat, kept up to date incrementally.
 
     FakeBotAPI.chat_messages scans every message; fifty users re-checking after every call would
-    spend the test's time there. Messages are only ever appended (edits change them in place).
+    spend the test's time there. Messages are only ever appended (an edit changes one in place, or,
+    when it asks something new, appends it again).
     """
 
     def __init__(self, api: FakeBotAPI) -> None:
@@ -170,18 +172,21 @@ async def walk_all(
     return walks
 
 
+def is_send(call: Call) -> bool:
+    """A call that shows the user something new: a message, a picture, or an edit that asks the
+    next question in place (an edit that only marks the answer given is not)."""
+    method = call.method.lower()
+    return method in SEND_METHODS or (method == EDIT and bool(call.params.get("reply_markup")))
+
+
 def sends(api: FakeBotAPI, chat_id: int) -> list[Call]:
-    """The bot's accepted sendMessage/sendPhoto calls to one chat, in the order the server took them."""
-    return [
-        c
-        for c in api.calls
-        if c.ok and c.method.lower() in SEND_METHODS and str(c.params.get("chat_id")) == str(chat_id)
-    ]
+    """The bot's accepted sends (and in-place questions) to one chat, in the order the server took them."""
+    return [c for c in api.calls if c.ok and is_send(c) and str(c.params.get("chat_id")) == str(chat_id)]
 
 
 def signature(call: Call) -> tuple[str, str, str]:
     """What the user sees of one send: method, text or caption as sent, and the keyboard."""
-    text = call.params.get("text") if call.method.lower() == "sendmessage" else call.params.get("caption")
+    text = call.params.get("caption") if call.method.lower() == "sendphoto" else call.params.get("text")
     markup = call.params.get("reply_markup")
     return call.method.lower(), str(text or ""), json.dumps(markup, sort_keys=True) if markup else ""
 
@@ -247,11 +252,10 @@ async def replay(content: Content, updates: list[dict[str, Any]]) -> dict[int, l
         chat = expected.setdefault(int(action.chat_id), [])
         for item in items:
             for part in render_reply(item.reply):
-                if isinstance(part, OutgoingMessage):
+                if isinstance(part, OutgoingMessage | OutgoingEdit):
+                    method = "sendmessage" if isinstance(part, OutgoingMessage) else EDIT
                     markup = part.keyboard.to_dict() if part.keyboard else None
-                    chat.append(
-                        ("sendmessage", part.text, json.dumps(markup, sort_keys=True) if markup else "")
-                    )
+                    chat.append((method, part.text, json.dumps(markup, sort_keys=True) if markup else ""))
                 else:
                     chat.append(("sendphoto", part.caption, ""))
     return expected
