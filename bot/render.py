@@ -195,8 +195,20 @@ def _picture_png(picture_json: str) -> bytes:
     return render_sequence_png(Picture.model_validate_json(picture_json))
 
 
-def render_reply(reply: Reply) -> list[Outgoing]:
-    """The Bot API calls that show one reply: the picture first, then the text (keyboard on its last part)."""
+def invite_link(username: str | None, code: str) -> str:
+    """An invite as Telegram shows it: a deep link that opens the bot with the code
+    (https://t.me/<bot>?start=<code>); without the bot's username, the /join command."""
+    if not username:
+        return f"/join {html.escape(code)}"
+    url = f"https://t.me/{html.escape(username)}?start={html.escape(code)}"
+    return f'<a href="{url}">{url}</a>'
+
+
+def render_reply(reply: Reply, username: str | None = None) -> list[Outgoing]:
+    """The Bot API calls that show one reply: the picture first, then the text (keyboard on its last
+    part). `username`: the bot's, for an invite's link."""
+    if reply.invite is not None:
+        reply = reply.model_copy(update={"text": f"{reply.text}\n\n{invite_link(username, reply.invite)}"})
     out: list[Outgoing] = []
     if reply.picture is not None:
         caption = reply.picture.caption

@@ -139,7 +139,7 @@ class Sender:
     ) -> str:
         """Send one claimed item; returns "sent", "dropped" or "failed"."""
         try:
-            parts = render_reply(item.reply)
+            parts = render_reply(item.reply, self._username())
         except RenderError:
             log.error("reply cannot be rendered; dropped", extra={"outbox_id": item.id})
             await self.store.mark_sent(item.id)
@@ -170,6 +170,13 @@ class Sender:
             return "failed"
         await self._mark_delivered(item)
         return "sent"
+
+    def _username(self) -> str | None:
+        """The bot's username (known once the Application has started), for invite links."""
+        try:
+            return self.bot.username
+        except RuntimeError:
+            return None
 
     async def _mark_delivered(self, item: OutboxItem) -> None:
         """Mark a delivered item sent, trying again through a short store fault: the user has it, so

@@ -78,6 +78,15 @@ _GONE = {ChatMember.LEFT, ChatMember.BANNED}
 _PRESENT = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
 
 
+def start_payload(args: str) -> str | None:
+    """A start parameter as Telegram allows one: 1-64 characters of A-Z, a-z, 0-9, _ and -."""
+    return (
+        args
+        if 0 < len(args) <= 64 and all(c.isascii() and (c.isalnum() or c in "_-") for c in args)
+        else None
+    )
+
+
 def message_event(message: Message, now: dt.datetime) -> Event | None:
     """The Event a private message carries, or None for service messages (pins, joins...)."""
     if message.text is not None:
@@ -87,7 +96,8 @@ def message_event(message: Message, now: dt.datetime) -> Event | None:
             name, args = command
             if name == "start":
                 language = message.from_user.language_code if message.from_user else None
-                return Start(language=language, now=now)
+                # A deep link's parameter (https://t.me/<bot>?start=<code>): an invite, if it looks like one.
+                return Start(language=language, payload=start_payload(args), now=now)
             return Command(name=name, args=args, now=now)
         return Text(text=text, now=now)
     for kind in _MEDIA:

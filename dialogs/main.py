@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dialogs.circle import CIRCLE_ASKS, CIRCLE_STATES, circle_transitions
 from dialogs.flow import Ask, Flow, each
 
 STATES = (
@@ -32,7 +33,10 @@ STATES = (
     "now_after",
     "checkin_offer",
     "checkin",
+    *CIRCLE_STATES,  # the team around the child (dialogs/circle.py)
 )
+# Where a side trip into the circle may return to.
+OUTSIDE = tuple(s for s in STATES if s not in CIRCLE_STATES)
 
 # Where the user is in the middle of something that /start resumes rather than restarts.
 RESUMABLE = tuple(s for s in STATES if s not in ("new", "consent", "declined", "paused"))
@@ -248,5 +252,8 @@ ASKS = {
         passes="checkin_return",
     ),
 }
+
+ASKS.update(CIRCLE_ASKS)
+TRANSITIONS += circle_transitions(OUTSIDE)
 
 MAIN = Flow(name="main", initial="new", states=STATES, transitions=TRANSITIONS, asks=ASKS)

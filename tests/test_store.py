@@ -25,7 +25,7 @@ from neuroseq_core.store.memory import CLAIM_TIMEOUT, MemoryStore, StaleSessionE
 from neuroseq_core.store.migrate import upgrade
 from neuroseq_core.store.open import open_store
 from neuroseq_core.store.sql import SqlStore
-from neuroseq_core.store.tables import SHARED_TABLES, USER_TABLES, metadata
+from neuroseq_core.store.tables import CIRCLE_TABLES, SHARED_TABLES, USER_TABLES, metadata
 from pg import create_database, drop_database
 
 T0 = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -91,7 +91,7 @@ class Backend:
     async def table_names(self) -> list[str]:
         """The tables that really exist in the database (not the ones the code expects)."""
         if self.name == "memory":
-            return [*USER_TABLES, *SHARED_TABLES]
+            return [*USER_TABLES, *CIRCLE_TABLES, *SHARED_TABLES]
         engine = make_engine(self.url)
         try:
             async with engine.connect() as conn:
@@ -112,7 +112,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Bac
         await upgrade(url)
         engine = make_engine(url)  # one database per test session: empty it for each test
         async with engine.begin() as conn:
-            tables = ", ".join([*USER_TABLES, *SHARED_TABLES])
+            tables = ", ".join([*USER_TABLES, *CIRCLE_TABLES, *SHARED_TABLES])
             await conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         await engine.dispose()
         b = Backend("postgres", url)
@@ -252,7 +252,7 @@ async def test_delete_user_leaves_no_row_in_any_table(backend: Backend) -> None:
 
     tables = await backend.table_names()
     # Every table but the anonymous counters holds user rows; counters never hold a user id.
-    assert sorted(tables) == sorted([*USER_TABLES, *SHARED_TABLES])
+    assert sorted(tables) == sorted([*USER_TABLES, *CIRCLE_TABLES, *SHARED_TABLES])
     assert not [r for r in await backend.rows("counters") if "4242" in repr(r) or "1717" in repr(r)]
     for table in USER_TABLES:
         rows = await backend.rows(table)

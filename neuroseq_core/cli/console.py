@@ -24,6 +24,8 @@ def format_reply(reply: Reply) -> str:
     lines = [to_plain(reply.text)]
     if reply.picture is not None:
         lines.append(f"[picture: {to_plain(reply.picture.caption)}]")
+    if reply.invite is not None:
+        lines.append(f"/join {reply.invite}")  # in Telegram, a link that opens the bot with the code
     for i, button in enumerate(reply.choices, start=1):
         lines.append(f"  {i}) {to_plain(button.label)}")
     return "\n".join(lines)

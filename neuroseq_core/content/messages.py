@@ -224,6 +224,72 @@ SAID: dict[str, dict[str, Any]] = {
     },
 }
 
+_TRY = {
+    "label": "Ms Lee, class teacher",
+    "where": "at school",
+    "idea": "Drum the beat",
+    "outcome": "helped",
+    "on": "2026-03-04",
+    "mine": False,
+}
+_CIRCLE = {
+    "child_name": "Sam",
+    "members": [
+        {"label": "Sam's mum", "role": "Set up this circle", "me": True},
+        {"label": "Ms Lee, class teacher", "role": "Teacher or school staff", "me": False},
+    ],
+    "views": [{"label": "Sam's mum", "where": "at home", "step": "Regulate", "level": "Body and senses"}],
+    "helped": [_TRY],
+    "partly": [_TRY],
+    "avoid": [_TRY],
+    "tries": [_TRY, {**_TRY, "mine": True}],
+    "owner": True,
+}
+# The team around the child (engine/circle.py, engine/circle_show.py, service/circle.py).
+CIRCLE_SAID: dict[str, dict[str, Any]] = {
+    "commands.circle": {},
+    "commands.invite": {},
+    "commands.join": {},
+    "circle.none": {},
+    "circle.invite_first": {},
+    "circle.invite_owner_only": {},
+    "circle.already_in": {},
+    "circle.invite_refused": {},
+    "circle.join_how": {},
+    "circle.invite_failed": {},
+    "circle.label_not_a_name": {},
+    "circle.me.default": {},
+    "circle.role.owner": {},
+    "circle.invite_made": {"label": "Ms Lee, class teacher", "role": "Teacher or school staff"},
+    "circle.join.question": {
+        "inviter": "Sam's mum",
+        "label": "Ms Lee, class teacher",
+        "role": "Teacher or school staff",
+        "child_name": "Sam",
+        "answers": True,
+    },
+    "circle.joined": {"inviter": "Sam's mum"},
+    "circle.not_now": {},
+    **{f"circle.where.{w}": {} for w in ("home", "school", "other")},
+    **{f"circle.went.{o}": {} for o in ("worked", "partly", "not", "not_tried")},
+    "circle.summary": _CIRCLE,
+    "circle.picture_caption": _CIRCLE,
+    "circle.digest_on": {},
+    "circle.digest_off": {},
+    "circle.outcome.question": {"idea": "Drum the beat"},
+    "circle.logged": {},
+    "circle.people.remove": {"label": "Ms Lee"},
+    "circle.confirm.question": {"what": "remove", "label": "Ms Lee"},
+    "circle.removed": {},
+    "circle.left": {},
+    "circle.closed": {},
+    "circle.closed_notice": {},
+    "circle.removed_notice": {},
+    "circle.joined_notice": {"label": "Ms Lee, class teacher"},
+    "circle.digest": {"news": [_TRY], "more": 2},
+}
+SAID.update(CIRCLE_SAID)
+
 # Buttons of the questions beside the flow (confirm erasure, danger check, after a danger reply).
 SIDE_BUTTONS = (
     "delete.confirm",

@@ -7,12 +7,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from neuroseq_core.domain.circle import World
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     # The adapter's clock: the engine has none of its own (dates on profiles, reminders, context).
     now: dt.datetime
+    # What the service read for this event from the store (a circle, an invite), when it needs any.
+    world: World | None = None
 
 
 class Start(_Event):
@@ -20,6 +24,7 @@ class Start(_Event):
 
     kind: Literal["start"] = "start"
     language: str | None = None  # Telegram's language_code, if any
+    payload: str | None = None  # a deep link's start parameter (an invite code), if any
 
 
 class Choice(_Event):
@@ -115,6 +120,8 @@ class Reply(BaseModel):
     # from Choice.message_id) into this reply, after "✓ <echo>", the answer just given.
     edits: int | None = None
     echo: str | None = None
+    # An invite code to show: Telegram shows it as a link that opens the bot, the console as /join.
+    invite: str | None = None
 
 
 def parse_command(text: str) -> tuple[str, str] | None:

@@ -96,6 +96,7 @@ class Returns(BaseModel):
     resume: str | None = None
     now_return: str | None = None
     checkin_return: str | None = None
+    circle_return: str | None = None
 
 
 # Each field says what a fresh start keeps: "user" is kept by /restart and /progress, "child" by
@@ -149,6 +150,11 @@ class Session(BaseModel):
     suggested: list[str] = Field(default_factory=list, json_schema_extra=RUN)
     completed_at: dt.datetime | None = Field(default=None, json_schema_extra=RUN)
     pending: str | None = Field(default=None, json_schema_extra=RUN)  # a confirm asked (delete)
+    # The team around the child: the invite opened (until Join or Not now), who an invite being
+    # made is for, and the idea a try is being logged for.
+    circle_code: str | None = Field(default=None, json_schema_extra=RUN)
+    circle_role: str | None = Field(default=None, json_schema_extra=RUN)
+    circle_try: str | None = Field(default=None, json_schema_extra=RUN)
     returns: Returns = Field(default_factory=Returns, json_schema_extra=RUN)
     # the last danger reply or question, for a short while
     safety: SafetyMemory | None = Field(default=None, json_schema_extra=RUN)

@@ -37,6 +37,9 @@ MENU_COMMANDS = (
     "privacy",
     "delete",
     "helplines",
+    "circle",
+    "invite",
+    "join",
 )
 assert set(MENU_COMMANDS) == set(COMMANDS), "every command in the menu has a handler, and no other"
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dialogs.circle import CIRCLE_STATES
 from dialogs.flow import Ask
 from dialogs.main import HISTORY
 from neuroseq_core.domain.events import Choice, Command, Due, Start, Text, Unsupported
-from neuroseq_core.engine import account, checkins, now, onboarding, plan, progress, safety
+from neuroseq_core.engine import account, checkins, circle, now, onboarding, plan, progress, safety
 from neuroseq_core.engine.asking import buttons, prompt, side_question
 from neuroseq_core.engine.matching import match_choice, sounds_like_a_hard_moment, typed_language
 from neuroseq_core.engine.questions import repair
@@ -39,6 +40,9 @@ COMMANDS: dict[str, Handler] = {
     "delete": lambda turn, args: account.ask_delete(turn),
     "helplines": _then_ask(safety.helplines),
     "language": account.language,
+    "circle": circle.circle_command,
+    "invite": circle.invite_command,
+    "join": circle.join_command,
 }
 
 
@@ -50,7 +54,9 @@ def handle(turn: Turn) -> None:
     """Dispatch the event."""
     ev = turn.event
     repair(turn)
-    if isinstance(ev, Start):
+    if isinstance(ev, Start) and ev.payload:
+        circle.on_start_link(turn, ev)  # a deep link: an invite to a circle
+    elif isinstance(ev, Start):
         onboarding.on_start(turn, ev)
     elif isinstance(ev, Command):
         COMMANDS.get(ev.name.lower(), _unknown)(turn, ev.args)
@@ -59,7 +65,10 @@ def handle(turn: Turn) -> None:
     elif isinstance(ev, Text):
         on_text(turn, ev.text)
     elif isinstance(ev, Due):
-        checkins.on_due(turn, ev)
+        if ev.what == circle.DIGEST:
+            circle.on_due(turn)
+        else:
+            checkins.on_due(turn, ev)
     elif isinstance(ev, Unsupported):
         # An edited message is never re-applied to an earlier question: we say so and re-ask.
         # Its new words are still screened: an edit that adds a disclosure gets help.
@@ -161,8 +170,11 @@ def on_text(turn: Turn, raw: str) -> None:
         return
     if ask.source == "age_bands" and onboarding.on_typed_age(turn, raw, ask):
         return
-    if ask.text_trigger and not raw.strip().startswith("/") and onboarding.on_nickname(turn, raw, ask):
-        return
+    if ask.text_trigger and not raw.strip().startswith("/"):
+        if turn.state in CIRCLE_STATES and circle.on_label(turn, raw, ask.text_trigger):
+            return
+        if turn.state not in CIRCLE_STATES and onboarding.on_nickname(turn, raw, ask):
+            return
     chosen = match_choice(turn, raw, ask)
     if chosen is not None:
         on_choice(turn, chosen, None)

@@ -20,6 +20,7 @@ from neuroseq_core.domain.effects import CancelReminders, Count, DeleteUser, Eff
 from neuroseq_core.domain.events import Command, Due, Event, Reply
 from neuroseq_core.domain.session import Session
 from neuroseq_core.engine import holds_nothing, new_session, step
+from neuroseq_core.service import circle as circles
 from neuroseq_core.store.base import OutboxItem, Reminder, StaleSessionError, Store, Transaction
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ class Service:
                 replies = admin
             else:
                 stored = await tx.load_session()
+                event = await circles.with_world(tx, stored, event)
                 new, replies, effects = self.step(stored, user_id, event)
                 # Someone we hold nothing about stays that way until they start again (an old button
                 # after /delete brings no row back).
@@ -121,6 +123,9 @@ class Service:
         if counts:
             await tx.bump(counts)  # anonymous totals: no user id goes with them
         if any(isinstance(e, DeleteUser) for e in effects):
+            await circles.close_for_erasure(
+                tx, self.content.current.notice
+            )  # an owner's circle closes with them
             await tx.delete_user()
             return
         if any(isinstance(e, CancelReminders) for e in effects):
@@ -134,6 +139,7 @@ class Service:
             await tx.save_profile(new.profile, new.completed_at)
         if keep:
             await tx.save_session(new)
+            await circles.apply_effects(tx, new, effects, self.content.current.notice)
 
     # ---- admin ------------------------------------------------------------------------------------
 

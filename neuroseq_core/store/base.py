@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from neuroseq_core.domain.circle import CircleView, Invitation, View
 from neuroseq_core.domain.clock import Clock
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
@@ -50,8 +51,59 @@ class Reminder:
     kind: str
 
 
+class CircleTx(Protocol):
+    """One user's work on the circle they are in (neuroseq_core.store.circle_sql / circle_memory)."""
+
+    async def view(self) -> CircleView | None:
+        """The circle this user is in, as they may see it; None when they are in none."""
+
+    async def invitation(self, code: str) -> Invitation:
+        """What this invite code opens, if it can still be used (never why not)."""
+
+    async def start(self, label: str, child: str | None, age_band: str | None, language: str) -> None:
+        """Set up a circle with this user as its owner."""
+
+    async def invite(self, code: str, role: str, label: str) -> bool:
+        """Keep an invite to the circle this user owns; False when they own none."""
+
+    async def join(self, code: str, language: str) -> tuple[str, str] | None:
+        """Use the invite up and join its circle; the owner (user id, language) to tell, or None."""
+
+    async def log(self, activity: str, outcome: str) -> None:
+        """Add a try to this member's circle log (nothing outside a circle)."""
+
+    async def set_digest(self, on: bool) -> None:
+        """The daily note on or off."""
+
+    async def digest_sent(self) -> None:
+        """The next daily note counts from now."""
+
+    async def share_view(self, view: View) -> None:
+        """What this member's own answers say, for the others."""
+
+    async def leave(self) -> None:
+        """This member leaves (the owner closes instead)."""
+
+    async def remove(self, key: str) -> tuple[str, str] | None:
+        """The owner removes a member; (their user id, language) to tell them, or None."""
+
+    async def close(self) -> list[tuple[str, str]]:
+        """The owner closes their circle; the other members (user id, language) to tell."""
+
+    async def tell(self, user_id: str, replies: list[Reply]) -> None:
+        """Queue replies to another member, for the flusher."""
+
+
 class Transaction(Protocol):
     """Work on one user's data, committed all together or not at all."""
+
+    @property
+    def user_id(self) -> str:
+        """Whose transaction this is."""
+
+    @property
+    def circle(self) -> CircleTx:
+        """The circle this user is in: its views and changes, in this same transaction."""
 
     async def seen(self, update_id: int) -> bool:
         """True if this update id was already handled (a redelivery)."""

@@ -14,6 +14,7 @@ from neuroseq_core.domain.clock import Clock, as_utc, utcnow
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
 from neuroseq_core.store.base import CLAIM_TIMEOUT, OUTBOX_LEASE, OutboxItem, Reminder, StaleSessionError
+from neuroseq_core.store.circle_memory import MemoryCircle
 from neuroseq_core.store.locks import KeyedLock
 from neuroseq_core.store.memory_rows import OutboxRow, ReminderRow, State, UserRow
 
@@ -33,6 +34,29 @@ class MemoryTransaction:
         self._overlay: str | None = None
         self._has_expected = False  # the session version this transaction expects in the store
         self._expected: int | None = None
+        self.circle = MemoryCircle(self)
+
+    # ---- what circle operations journal through (circle_memory.Journal) ----------------------
+
+    def committed(self) -> State:
+        """The store's committed tables."""
+        return self._store._state
+
+    def now(self) -> dt.datetime:
+        """The store's clock."""
+        return as_utc(self._store.clock())
+
+    def next_id(self) -> int:
+        """A new row id."""
+        return next(self._store._ids)
+
+    def apply(self, op: Callable[[State], object]) -> None:
+        """Journal a write, applied at commit."""
+        self._journal.append(op)
+
+    def check(self, op: Callable[[State], None]) -> None:
+        """Journal a check, run at commit before any write."""
+        self._checks.append(op)
 
     def _apply(self, op: Callable[[State], object]) -> None:
         self._journal.append(op)
@@ -320,6 +344,10 @@ class MemoryStore:
                 if user is not None and user.last_seen_at < cutoff:  # not back while we waited
                     self._state.erase(user_id)
                     count += 1
+        now = as_utc(self.clock())
+        invites = self._state.circles.invites
+        for code_hash in [h for h, i in invites.items() if i.expires_at < now]:
+            del invites[code_hash]
         return count
 
     async def prune_processed(self, before: dt.datetime) -> int:

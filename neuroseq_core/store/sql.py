@@ -33,6 +33,7 @@ from neuroseq_core.store.sql_tx import (
     item_of,
 )
 from neuroseq_core.store.tables import (
+    circle_invites,
     counters,
     outbox,
     processed_updates,
@@ -206,6 +207,9 @@ class SqlStore:
             gone = list(deleted.scalars())
             for i in range(0, len(gone), 1000):
                 await conn.execute(sa.delete(outbox).where(outbox.c.user_id.in_(gone[i : i + 1000])))
+            # Their circles, memberships and tries went with them (foreign keys); invites past their
+            # date go too, whoever made them.
+            await conn.execute(sa.delete(circle_invites).where(circle_invites.c.expires_at < self.clock()))
             return len(gone)
 
     async def prune_processed(self, before: dt.datetime) -> int:

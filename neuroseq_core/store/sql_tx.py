@@ -14,8 +14,19 @@ from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
 from neuroseq_core.store import statements as q
 from neuroseq_core.store.base import OutboxItem, StaleSessionError
+from neuroseq_core.store.circle_sql import SqlCircle
 from neuroseq_core.store.connect import SQLITE_BUSY_TIMEOUT_MS
-from neuroseq_core.store.tables import outbox, processed_updates, profiles, reminders, sessions, users
+from neuroseq_core.store.tables import (
+    circle_log,
+    circle_members,
+    circles,
+    outbox,
+    processed_updates,
+    profiles,
+    reminders,
+    sessions,
+    users,
+)
 
 CHECKPOINT_WAIT_MS = 1000
 
@@ -77,6 +88,7 @@ class SqlTransaction:
         self._version: int | None = None  # the session version this transaction expects in the table
         self._prefetched: tuple[int | None, str | None] | None = None  # read with `seen`
         self._waiting: int | None = None  # this user's replies not yet sent, as `seen` found
+        self.circle = SqlCircle(conn, user_id, store.clock)
 
     async def seen(self, update_id: int) -> bool:
         """True if this update id was already handled (a redelivery). The session is read in the
@@ -187,7 +199,9 @@ class SqlTransaction:
             .where(processed_updates.c.user_id == self.user_id)
             .values(user_id=None)
         )
-        for table in (sessions, profiles, outbox, reminders, users):
+        # The circle they set up, with everything in it; their membership and tries in another's.
+        await self._conn.execute(sa.delete(circles).where(circles.c.owner_id == self.user_id))
+        for table in (circle_log, circle_members, sessions, profiles, outbox, reminders, users):
             await self._conn.execute(sa.delete(table).where(table.c.user_id == self.user_id))
         self._known, self.erased, self._has_version, self._version = False, True, True, None
         self._prefetched, self._waiting = None, 0

@@ -132,5 +132,64 @@ pace = sa.Table(
     sa.Column("next_at", sa.Float(), nullable=False),
 )
 
+# The team around the child (migration 0005). A circle belongs to its owner; members, open invites
+# and the log belong to the circle, and each member's rows to them too: erasing either (or purging
+# them) takes exactly their rows, by these foreign keys. One circle per person.
+circles = sa.Table(
+    "circles",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column(
+        "owner_id", USER, sa.ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False, unique=True
+    ),
+    sa.Column("child", sa.String(64), nullable=True),  # the nickname the owner gave, if any
+    sa.Column("age_band", sa.String(32), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+circle_members = sa.Table(
+    "circle_members",
+    metadata,
+    sa.Column(
+        "user_id", USER, sa.ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True, nullable=False
+    ),
+    sa.Column("circle_id", ID, sa.ForeignKey("circles.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("key", sa.String(16), nullable=False),  # for buttons: never the user id
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(64), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),  # for the notices others' actions bring them
+    sa.Column("digest", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("last_digest_at", UTCDateTime(), nullable=True),
+    sa.Column("view", sa.Text(), nullable=True),  # circle.View JSON: where to start, their ideas
+    sa.Column("joined_at", UTCDateTime(), nullable=False),
+)
+
+# Open invites only: a code is deleted as it is used. Kept as a SHA-256 of the code, never the code.
+circle_invites = sa.Table(
+    "circle_invites",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("circle_id", ID, sa.ForeignKey("circles.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+circle_log = sa.Table(
+    "circle_log",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("circle_id", ID, sa.ForeignKey("circles.id", ondelete="CASCADE"), nullable=False, index=True),
+    _user_fk(),  # who logged it
+    sa.Column("activity", sa.String(64), nullable=False),
+    sa.Column("setting", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("logged_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+CIRCLE_TABLES = ("circles", "circle_members", "circle_invites", "circle_log")
 USER_TABLES = ("users", "sessions", "profiles", "processed_updates", "outbox", "reminders")
 SHARED_TABLES = ("counters", "pace")  # no user id in them: erasure never touches them

@@ -1,0 +1,385 @@
+"""The team around the child: /invite, joining by an invite (a deep link or /join), /circle, logging
+a try, the daily note, and leaving, removing or closing.
+
+The engine sees a circle only through the World the service hands over with the event
+(neuroseq_core.service.circle): labels the adults chose, never anyone's Telegram name or id, and
+never free text or safety conversations, which a circle does not hold.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from transitions import EventData
+
+from dialogs.circle import CIRCLE_STATES
+from neuroseq_core.domain.circle import MAX_LABEL, CircleView, Invitation
+from neuroseq_core.domain.effects import (
+    CloseCircle,
+    DigestSent,
+    Invite,
+    Join,
+    LeaveCircle,
+    LogTry,
+    RemoveMember,
+    SetDigest,
+    StartCircle,
+)
+from neuroseq_core.domain.events import Button, Command, Due, Event, Reply, Start
+from neuroseq_core.domain.session import Session
+from neuroseq_core.engine.asking import prompt
+from neuroseq_core.engine.circle_show import digest_text, ideas_to_log, summary
+from neuroseq_core.engine.matching import match_choice
+from neuroseq_core.engine.onboarding import clean_nickname
+from neuroseq_core.engine.registry import callback, prompt_text, source
+from neuroseq_core.engine.turn import Turn
+
+DIGEST = "circle_digest"  # the reminder kind of the daily note (neuroseq_core.store.circle_sql)
+COMMANDS = ("circle", "invite", "join")
+REMOVE = "remove:"
+# Who an invitee is, for their own questions: carers answer the caregiver questions, school staff
+# the questions about one student; a professional answers none and sees the circle.
+AS_ROLE = {"carer": ("caregiver", "parent", "home"), "school": ("educator", None, "classroom")}
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What an event needs read from the store: the user's circle, and the invite a code opens."""
+
+    code: str | None = None
+
+
+def needs(session: Session | None, event: Event) -> Wanted | None:
+    """What the service should read for this event (None: nothing; most events need nothing)."""
+    state = session.state if session is not None else "new"
+    if isinstance(event, Start) and event.payload:
+        return Wanted(event.payload)
+    if isinstance(event, Command) and event.name in COMMANDS:
+        code = event.args.strip()[:64] if event.name == "join" else ""
+        return Wanted(code or None)
+    if isinstance(event, Due) and event.what == DIGEST:
+        return Wanted()
+    if state in CIRCLE_STATES:
+        return Wanted(session.circle_code if session is not None and state == "circle_join" else None)
+    return None
+
+
+def _circle(turn: Turn) -> CircleView | None:
+    world = turn.event.world
+    return world.circle if world is not None else None
+
+
+def _invitation(turn: Turn) -> Invitation | None:
+    world = turn.event.world
+    return world.invitation if world is not None else None
+
+
+def role_name(turn: Turn, role: str) -> str:
+    """A role in words ("class teacher or school staff")."""
+    return turn.t(f"circle.role.{role}")
+
+
+# ---- commands ---------------------------------------------------------------------------------------
+
+
+def circle_command(turn: Turn, args: str) -> None:
+    """/circle: the circle, or what a circle is and how to start one."""
+    view = _circle(turn)
+    if view is None:
+        prompt(turn, "circle.none")
+        return
+    turn.fire("open_circle")
+    summary(turn, view)
+    prompt(turn)
+
+
+def invite_command(turn: Turn, args: str) -> None:
+    """/invite: the carer who set the child up invites another adult."""
+    view = _circle(turn)
+    if view is not None and view.me.role != "owner":
+        prompt(turn, "circle.invite_owner_only")
+    elif view is None and (turn.s.profile is None or turn.s.group == "class"):
+        prompt(turn, "circle.invite_first")  # first the questions about one child
+    else:
+        turn.fire("start_invite")
+        prompt(turn)
+
+
+def join_command(turn: Turn, args: str) -> None:
+    """/join <code>: the console's (and a typed) way in by an invite."""
+    if not args.strip():
+        prompt(turn, "circle.join_how")
+        return
+    open_invitation(turn)
+
+
+def on_start_link(turn: Turn, ev: Start) -> None:
+    """/start with a deep link's parameter: the invite it carries."""
+    if turn.state == "new" and ev.language:
+        turn.s.language = turn.c.language(ev.language)
+    open_invitation(turn)
+
+
+def open_invitation(turn: Turn) -> None:
+    """An invite opened (the deep link, or /join): who invites, what is shared, Join or Not now."""
+    invitation = _invitation(turn)
+    if _circle(turn) is not None:
+        prompt(turn, "circle.already_in")
+    elif invitation is None or not invitation.usable:
+        # Unknown, used, expired or their own: one plain answer that tells nothing of which.
+        turn.say("circle.invite_refused")
+        if turn.state in ("new", "declined"):
+            turn.fire("begin")
+        prompt(turn)
+    else:
+        turn.s.circle_code = invitation.code
+        if not turn.s.consent:
+            turn.say("start.welcome")  # the disclaimer, before anything is kept
+        turn.fire("open_invite")
+        prompt(turn)
+
+
+def on_due(turn: Turn) -> None:
+    """The daily note: what others logged since the last one (nothing when there is nothing new)."""
+    view = _circle(turn)
+    if view is None or not view.news or not view.me.digest:
+        return
+    turn.replies.append(digest_text(turn, view))
+    turn.effects.append(DigestSent())
+
+
+# ---- typed labels -----------------------------------------------------------------------------------
+
+LABEL_WORDS = 6
+_LABEL = re.compile(r"^[^\W\d_][\w .,'’()&/-]*$")
+
+
+def is_label(text: str) -> bool:
+    """A short label ("Ms Lee, class teacher"), not a sentence, a number or a handle: at most
+    MAX_LABEL characters and six words, letters first, no digits, no @ or links."""
+    if len(text) > MAX_LABEL or len(text.split()) > LABEL_WORDS:
+        return False
+    return bool(_LABEL.match(text)) and not any(ch.isdigit() for ch in text)
+
+
+def on_label(turn: Turn, raw: str, trigger: str) -> bool:
+    """A label typed (how the others will see someone); False for the Skip button."""
+    ask = turn.flow.asks[turn.state]
+    if match_choice(turn, raw, ask) == "skip":
+        return False
+    label = clean_nickname(raw)[:MAX_LABEL].strip()
+    if not label:
+        prompt(turn, "reprompt.choose")
+    elif not is_label(label):
+        prompt(turn, "circle.label_not_a_name")  # a sentence is never kept, nor shown to anyone
+    elif turn.fire(trigger, text=label, to=turn.s.returns.circle_return):
+        prompt(turn)
+    else:
+        turn.refused = True
+        prompt(turn, "reprompt.unknown")
+    return True
+
+
+# ---- guards and callbacks ---------------------------------------------------------------------------
+
+
+@callback
+def in_circle(turn: Turn, ev: EventData) -> bool:
+    """Guard: this user is in a circle."""
+    return _circle(turn) is not None
+
+
+@callback
+def answers_for_circle(turn: Turn, ev: EventData) -> bool:
+    """Guard: this invitee answers questions of their own (carers and school staff)."""
+    invitation = _invitation(turn)
+    return invitation is not None and invitation.role in AS_ROLE and invitation.age_band is not None
+
+
+@callback
+def removing(turn: Turn, ev: EventData) -> bool:
+    """Guard: the confirm asked is the removal of a member (the circle stays open)."""
+    return (turn.s.pending or "").startswith(REMOVE)
+
+
+@callback
+def remember_circle_return(turn: Turn, ev: EventData) -> None:
+    """Callback: where to go back to after the circle."""
+    if turn.state not in CIRCLE_STATES:
+        turn.s.returns.circle_return = turn.state
+
+
+@callback
+def clear_circle_return(turn: Turn, ev: EventData) -> None:
+    """Callback: back from the circle."""
+    turn.s.returns.circle_return = None
+    turn.s.pending = None
+
+
+@callback
+def set_my_label(turn: Turn, ev: EventData) -> None:
+    """Callback: the owner's label (or a plain one from their role); the circle is set up."""
+    label = ev.kwargs.get("text") or turn.t("circle.me.default")
+    turn.effects.append(StartCircle(label=label))
+
+
+@callback
+def set_invite_role(turn: Turn, ev: EventData) -> None:
+    """Callback: who the invite is for."""
+    turn.s.circle_role = ev.kwargs["value"]
+
+
+@callback
+def make_invite(turn: Turn, ev: EventData) -> None:
+    """Callback: the invite, with the label the others will see; shown as a link (or a code)."""
+    world = turn.event.world
+    role = turn.s.circle_role or "carer"
+    if world is None or world.fresh_code is None:
+        turn.say("circle.invite_failed")
+        return
+    label = ev.kwargs.get("text") or role_name(turn, role)
+    turn.effects.append(Invite(code=world.fresh_code, role=role, label=label))
+    reply = turn.t("circle.invite_made", label=label, role=role_name(turn, role))
+    turn.replies.append(Reply(text=reply, invite=world.fresh_code))
+    turn.s.circle_role = None
+
+
+@callback
+def set_member(turn: Turn, ev: EventData) -> None:
+    """Callback: joining. The disclaimer was shown; their own questions are about the circle's child."""
+    invitation = _invitation(turn)
+    assert invitation is not None and invitation.usable
+    turn.s = turn.s.fresh("user")
+    turn.s.consent, turn.s.circle_code = True, None
+    if invitation.role in AS_ROLE:
+        role, carer, setting = AS_ROLE[invitation.role]
+        turn.s.role, turn.s.group, turn.s.setting = role, "one", setting  # type: ignore[assignment]
+        turn.s.carer = carer  # type: ignore[assignment]
+    turn.s.age_band, turn.s.nickname, turn.s.nickname_asked = invitation.age_band, invitation.child, True
+    turn.effects.append(Join(code=invitation.code, label=invitation.label))
+    turn.count("circle.joined")
+    turn.say("circle.joined", inviter=invitation.inviter)
+
+
+@callback
+def forget_invite(turn: Turn, ev: EventData) -> None:
+    """Callback: the invitee said not now; nothing of the invite is kept."""
+    turn.s.circle_code = None
+    turn.note = "circle.not_now"
+
+
+@callback
+def pick_try_idea(turn: Turn, ev: EventData) -> None:
+    """Callback: the idea being logged."""
+    turn.s.circle_try = ev.kwargs["value"]
+
+
+@callback
+def log_the_try(turn: Turn, ev: EventData) -> None:
+    """Callback: the try goes in the circle's log, with the member's setting and today's date."""
+    activity = turn.s.circle_try
+    turn.s.circle_try = None
+    if activity is None or activity not in turn.c.activities:
+        return
+    turn.effects.append(LogTry(activity=activity, outcome=ev.kwargs["value"]))
+    turn.count("circle.logged")
+    turn.note = "circle.logged"
+
+
+@callback
+def toggle_digest(turn: Turn, ev: EventData) -> None:
+    """Callback: the daily note on or off."""
+    on = ev.kwargs["value"] == "digest_on"
+    turn.effects.append(SetDigest(on=on))
+    turn.note = "circle.digest_on" if on else "circle.digest_off"
+
+
+@callback
+def ask_confirm(turn: Turn, ev: EventData) -> None:
+    """Callback: what the confirm asks about (leave, close, or remove a member)."""
+    value = ev.kwargs["value"]
+    turn.s.pending = value if value.startswith(REMOVE) else f"circle.{value}"
+
+
+@callback
+def do_confirmed(turn: Turn, ev: EventData) -> None:
+    """Callback: leave, close, or remove, as confirmed."""
+    pending, turn.s.pending = turn.s.pending or "", None
+    if pending.startswith(REMOVE):
+        turn.effects.append(RemoveMember(key=pending.removeprefix(REMOVE)))
+        turn.note = "circle.removed"
+    elif pending == "circle.leave":
+        turn.effects.append(LeaveCircle())
+        turn.note = "circle.left"
+    elif pending == "circle.close":
+        turn.effects.append(CloseCircle())
+        turn.note = "circle.closed"
+
+
+# ---- buttons and wording ----------------------------------------------------------------------------
+
+
+@source("circle_menu")
+def circle_menu(turn: Turn, fixed: list[Button]) -> list[Button]:
+    """What a member can do here: log a try, the daily note, invite (the owner), people, leave."""
+    view = _circle(turn)
+    if view is None:
+        return [b for b in fixed if b.id == "back"]
+    me, owner = view.me, view.me.role == "owner"
+    wanted = {"log", "back", "digest_off" if me.digest else "digest_on"}
+    wanted |= {"invite", "close"} if owner else {"leave"}
+    if owner and len(view.members) > 1:
+        wanted.add("people")
+    return [b for b in fixed if b.id in wanted]
+
+
+@source("circle_ideas")
+def circle_ideas(turn: Turn, fixed: list[Button]) -> list[Button]:
+    """The ideas of the shared plan, to log one (then Back)."""
+    return [*ideas_to_log(turn, _circle(turn)), *fixed]
+
+
+@source("circle_people")
+def circle_people(turn: Turn, fixed: list[Button]) -> list[Button]:
+    """The owner's list: one button per member to remove (by label), then Back."""
+    view = _circle(turn)
+    members = [m for m in view.members if not m.me] if view is not None else []
+    buttons = [
+        Button(id=f"{REMOVE}{m.key}", label=turn.t("circle.people.remove", label=m.label)) for m in members
+    ]
+    return [*buttons, *fixed]
+
+
+@prompt_text("circle.join.question")
+def join_question(turn: Turn, message: str) -> str:
+    """The invite: who invites (their label), the child, what is shared and what never is."""
+    invitation = _invitation(turn) or Invitation(code="", usable=False)
+    return turn.t(
+        message,
+        inviter=invitation.inviter,
+        label=invitation.label,
+        role=role_name(turn, invitation.role),
+        child_name=invitation.child or "",
+        answers=invitation.role in AS_ROLE,
+    )
+
+
+@prompt_text("circle.confirm.question")
+def confirm_question(turn: Turn, message: str) -> str:
+    """The confirm names what it is about."""
+    pending = turn.s.pending or ""
+    view = _circle(turn)
+    label = ""
+    if pending.startswith(REMOVE) and view is not None:
+        key = pending.removeprefix(REMOVE)
+        label = next((m.label for m in view.members if m.key == key), "")
+    what = "remove" if pending.startswith(REMOVE) else pending.removeprefix("circle.")
+    return turn.t(message, what=what, label=label)
+
+
+@prompt_text("circle.outcome.question")
+def outcome_question(turn: Turn, message: str) -> str:
+    """How it went, naming the idea."""
+    activity = turn.c.activities.get(turn.s.circle_try or "")
+    return turn.t(message, idea=turn.brief(activity)["title"] if activity else "")
