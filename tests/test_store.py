@@ -78,6 +78,10 @@ class Backend:
                 "reminders": [(k, v) for k, v in state.reminders.items()],
                 "counters": list(state.counters.items()),
                 "pace": list(store_pace(self._memory)),
+                "circles": [(k, v) for k, v in state.circles.circles.items()],
+                "circle_members": [(k, v) for k, v in state.circles.members.items()],
+                "circle_invites": [(k, v) for k, v in state.circles.invites.items()],
+                "circle_log": [(k, v) for k, v in state.circles.log.items()],
             }[table]
             return [tuple(r) for r in data]
         engine = make_engine(self.url)

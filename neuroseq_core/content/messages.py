@@ -139,6 +139,7 @@ SAID: dict[str, dict[str, Any]] = {
     "language.choose": {"options": "/language en, /language es"},
     "reprompt.stale": {},
     "reprompt.unknown": {},
+    "reprompt.forgotten": {},  # a button from a conversation no longer kept (after /delete)
     "reprompt.choose": {},
     "reprompt.free_text": {},
     "nickname.not_a_name": {},

@@ -266,7 +266,7 @@ def set_member(turn: Turn, ev: EventData) -> None:
 def forget_invite(turn: Turn, ev: EventData) -> None:
     """Callback: the invitee said not now; nothing of the invite is kept."""
     turn.s.circle_code = None
-    turn.note = "circle.not_now"
+    turn.say("circle.not_now")  # said first: where they go back to may ask nothing (a newcomer)
 
 
 @callback

@@ -1,0 +1,321 @@
+"""The team around the child, through the real Service on memory, SQLite and PostgreSQL.
+
+What the adults receive is asserted, and what the tables hold is read back directly (SQL), for
+invites, joining, the shared log, the daily note, and each way of ending: removal, leaving, the
+owner's /delete (the circle closes and members are told) and a member's /delete (only their rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+
+from circle_people import CIRCLE_ROWS, Clock, Person, carer_with_a_plan, invite, table_rows
+from neuroseq_core.content import Content, ContentHolder
+from neuroseq_core.domain.circle import INVITE_DAYS
+from neuroseq_core.engine.circle import is_label
+from neuroseq_core.service import Service
+from neuroseq_core.store.base import Store
+from neuroseq_core.store.memory import MemoryStore
+from neuroseq_core.store.migrate import upgrade
+from neuroseq_core.store.open import open_store
+from neuroseq_core.store.tables import CIRCLE_TABLES, SHARED_TABLES, USER_TABLES, reminders
+
+STORES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=STORES)
+async def store(request, tmp_path) -> AsyncIterator[Store]:
+    clock = Clock()
+    if request.param == "memory":
+        s: Store = MemoryStore(clock)
+    elif request.param == "sqlite":
+        s = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'circle.db'}", clock=clock)
+    else:
+        url = request.getfixturevalue("postgres_url")
+        await upgrade(url)
+        s = await open_store(url, clock=clock)
+        async with s.engine.begin() as conn:  # type: ignore[attr-defined]
+            tables = ", ".join([*USER_TABLES, *CIRCLE_TABLES, *SHARED_TABLES])
+            await conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    s.test_clock = clock  # type: ignore[attr-defined]
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def people(store: Store, content: Content):
+    service = Service(store, ContentHolder(content))
+    clock: Clock = store.test_clock  # type: ignore[attr-defined]
+    return lambda user_id: Person(service, store, user_id, clock)
+
+
+async def rows(store: Store) -> dict[str, list[dict]]:
+    return {t: await table_rows(store, t) for t in CIRCLE_ROWS}
+
+
+async def carer_and_teacher(people) -> tuple[Person, Person, str]:
+    carer, teacher = people("1001"), people("2002")
+    await carer_with_a_plan(carer)
+    code = await invite(carer, "school", "Ms Lee, class teacher")
+    await teacher.start(payload=code)
+    await teacher.press("join")
+    return carer, teacher, code
+
+
+# ---- inviting and joining ------------------------------------------------------------------------
+
+
+async def test_invite_join_answer_log_and_the_carer_sees_it(store, people):
+    carer, teacher = people("1001"), people("2002")
+    await carer_with_a_plan(carer)
+    code = await invite(carer, "school", "Ms Lee, class teacher")
+    assert 20 <= len(code) <= 64 and all(c.isalnum() or c in "_-" for c in code)
+    # The invitee sees the disclaimer, who invites them (by label), what is shared and what never is.
+    shown = teacher.text(await teacher.start(payload=code))
+    assert "not a diagnosis" in shown and "Sam's mum" in shown and "Ms Lee, class teacher" in shown
+    assert "What the circle shares" in shown and "never shared" in shown
+    assert teacher.ids() == ["join", "not_now"]
+    # Joining starts their own questions about the circle's child: the student questions, at once.
+    joined = teacher.text(await teacher.press("join"))
+    assert "1 of 5" in joined and "your student" in joined
+    await teacher.answer_questions(1)
+    assert "more" in teacher.ids()
+    # A try, logged by button: the idea, then how it went.
+    await teacher.command("circle")
+    await teacher.press("log")
+    idea = teacher.last.choices[0]
+    await teacher.press(idea.id)
+    logged = teacher.text(await teacher.press("worked"))
+    assert "Noted" in logged
+    # The carer is told who joined; /circle shows the teacher by label, both views and the try.
+    news = carer.text(await carer.inbox())
+    assert "Ms Lee, class teacher joined your circle" in news
+    circle = await carer.command("circle")
+    summary = next(r for r in circle if r.kind == "result")
+    text = carer.text([summary])
+    assert "Ms Lee, class teacher: Teacher or school staff" in text
+    assert "at home (Sam's mum)" in text and "at school (Ms Lee, class teacher)" in text
+    assert f"Ms Lee, class teacher tried {idea.label} at school: helped" in text
+    assert summary.picture is not None and "steadier" in summary.picture.changes  # a tick where it helped
+    # Stored: one circle, two members, no open invite (used), one try at school.
+    found = await rows(store)
+    assert len(found["circles"]) == 1 and len(found["circle_members"]) == 2
+    assert found["circle_invites"] == []
+    [entry] = found["circle_log"]
+    assert (entry["activity"], entry["setting"], entry["outcome"]) == (idea.id, "school", "worked")
+
+
+async def test_an_invite_used_twice_expired_or_guessed_is_refused_and_reveals_nothing(store, people):
+    carer, teacher, code = await carer_and_teacher(people)
+    refusals = []
+    # Used: someone else opens the same link.
+    other = people("3003")
+    refusals.append(other.text(await other.start(payload=code)))
+    # Guessed: a code of the right shape that was never made.
+    guesser = people("4004")
+    refusals.append(guesser.text(await guesser.start(payload="A" * 32)))
+    # Expired: a fresh invite, opened eight days later.
+    late_code = await invite(carer, "carer", "Grandad")
+    store.test_clock.now += dt.timedelta(days=INVITE_DAYS + 1)  # type: ignore[attr-defined]
+    late = people("5005")
+    refusals.append(late.text(await late.start(payload=late_code)))
+    # /join with a code the console way: the same answer.
+    typed = people("6006")
+    await typed.start()
+    refusals.append(typed.text(await typed.command("join", "not-a-real-code")))
+    for text in refusals:
+        assert "This invite can't be used" in text
+        assert "Sam's mum" not in text and "Ms Lee" not in text and "Grandad" not in text
+    # One answer for every reason: nothing tells a used code from a guessed or an old one.
+    first_lines = {t.split("\n")[0] for t in refusals}
+    assert len(first_lines) == 1, first_lines
+    # Nobody joined; the refused ones hold nothing (no consent, nothing kept).
+    members = await table_rows(store, "circle_members")
+    assert len(members) == 2
+    assert not [m for m in members if m["user_id"] in ("3003", "4004", "5005")]
+
+
+async def test_not_now_keeps_nothing_and_the_link_still_works(store, people):
+    carer = people("1001")
+    await carer_with_a_plan(carer)
+    code = await invite(carer, "carer", "Grandad")
+    grandad = people("7007")
+    await grandad.start(payload=code)
+    text = grandad.text(await grandad.press("not_now"))
+    assert "Nothing of the invite was kept" in text
+    assert len(await table_rows(store, "circle_members")) == 1
+    assert len(await table_rows(store, "circle_invites")) == 1
+    await grandad.start(payload=code)
+    await grandad.press("join")
+    assert len(await table_rows(store, "circle_members")) == 2
+
+
+async def test_a_member_never_sees_anothers_safety_replies_or_telegram_name(store, people):
+    carer, teacher, _code = await carer_and_teacher(people)
+    # The teacher, mid-questions, writes something that gets a danger reply.
+    help_reply = teacher.text(await teacher.type("I want to kill myself tonight"))
+    assert "999" in help_reply or "emergency" in help_reply.lower()
+    await teacher.answer_questions(1)
+    before = len(carer.received)
+    await carer.inbox()
+    await carer.command("circle")
+    seen = carer.text(carer.received[before:])
+    assert "Ms Lee, class teacher" in seen  # the carer sees the teacher, by label
+    for word in ("kill", "danger", "emergency", "999", "Samaritans", "helpline"):
+        assert word.lower() not in seen.lower(), word
+    everything = carer.text()
+    # Only labels the adults chose: never a Telegram name (the Person carries none; the tables
+    # have no column for one).
+    for table in ("circle_members", "circle_log"):
+        for row in await table_rows(store, table):
+            assert not {"first_name", "username", "name"} & set(row)
+    assert "2002" not in everything  # nor anyone's user id
+
+
+# ---- the log, the daily note ---------------------------------------------------------------------
+
+
+async def test_the_daily_note_comes_at_most_once_a_day_and_only_for_news(store, people):
+    carer, teacher, _code = await carer_and_teacher(people)
+    await teacher.answer_questions(1)
+    await carer.command("circle")
+    await carer.press("digest_on")
+    # The teacher logs two tries; one note is scheduled for the carer, not two.
+    for outcome in ("worked", "partly"):
+        store.test_clock.now += dt.timedelta(minutes=20)  # type: ignore[attr-defined]
+        await teacher.command("circle")
+        await teacher.press("log")
+        await teacher.press(teacher.last.choices[0].id)
+        await teacher.press(outcome)
+    digests = [r for r in await _reminders(store) if r["kind"] == "circle_digest"]
+    assert [d["user_id"] for d in digests] == ["1001"]
+    [digest] = digests
+    assert digest["due_at"] > store.test_clock.now  # type: ignore[attr-defined]  (it waits a little)
+    store.test_clock.now += dt.timedelta(hours=2)  # type: ignore[attr-defined]
+    note = carer.text(await carer.due("circle_digest"))
+    assert note.count("Ms Lee, class teacher tried") == 2 and "since your last note" in note
+    # Nothing new since: no second note.
+    assert await carer.due("circle_digest") == []
+    # The carer's own tries never come back to them as news; the teacher did not opt in.
+    await carer.command("circle")
+    await carer.press("log")
+    await carer.press(carer.last.choices[0].id)
+    await carer.press("worked")
+    digests = [r for r in await _reminders(store) if r["kind"] == "circle_digest" and r["sent_at"] is None]
+    assert digests == [] or all(d["user_id"] != "2002" for d in digests)
+
+
+async def _reminders(store: Store) -> list[dict]:
+    if isinstance(store, MemoryStore):
+        return [
+            {"kind": r.kind, "user_id": r.user_id, "sent_at": r.sent_at, "due_at": r.due_at}
+            for r in store._state.reminders.values()
+        ]
+    async with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        return [dict(r._mapping) for r in await conn.execute(sa.select(reminders))]  # typed columns
+
+
+# ---- control stays with people ---------------------------------------------------------------------
+
+
+async def _log(person: Person, outcome: str = "worked") -> None:
+    await person.command("circle")
+    await person.press("log")
+    await person.press(person.last.choices[0].id)
+    await person.press(outcome)
+
+
+async def test_removal_leaves_exactly_the_rows_it_should(store, people):
+    carer, teacher, _code = await carer_and_teacher(people)
+    await teacher.answer_questions(1)
+    await _log(teacher)
+    await _log(carer)
+    await carer.command("circle")
+    await carer.press("people")
+    await carer.press(next(i for i in carer.ids() if i.startswith("remove:")))
+    assert "Remove Ms Lee, class teacher" in carer.text([carer.last])
+    await carer.press("yes")
+    found = await rows(store)
+    assert [m["user_id"] for m in found["circle_members"]] == ["1001"]
+    assert [e["user_id"] for e in found["circle_log"]] == ["1001"]  # the teacher's try went with them
+    assert len(found["circles"]) == 1
+    assert "no longer part of a circle" in teacher.text(await teacher.inbox())
+    # The teacher's own conversation stays theirs.
+    assert (await teacher.command("circle"))[0].text.startswith("<b>The team around")
+    assert "not in a circle" in teacher.text()
+
+
+async def test_leaving_takes_only_the_leavers_rows(store, people):
+    carer, teacher, _code = await carer_and_teacher(people)
+    await teacher.answer_questions(1)
+    await _log(teacher)
+    await _log(carer)
+    await teacher.command("circle")
+    await teacher.press("leave")
+    await teacher.press("yes")
+    found = await rows(store)
+    assert [m["user_id"] for m in found["circle_members"]] == ["1001"]
+    assert [e["user_id"] for e in found["circle_log"]] == ["1001"]
+
+
+async def test_the_owners_delete_closes_the_circle_and_tells_its_members(store, people):
+    carer, teacher, _code = await carer_and_teacher(people)
+    await teacher.answer_questions(1)
+    await _log(teacher)
+    await invite(carer, "carer", "Grandad")  # an open invite, too
+    await carer.command("delete")
+    await carer.press("delete.confirm")
+    found = await rows(store)
+    assert found == {t: [] for t in CIRCLE_ROWS}
+    assert "has been closed" in teacher.text(await teacher.inbox())
+    # The teacher's own answers are still theirs.
+    assert (await teacher.command("progress")) != []
+
+
+async def test_a_members_delete_removes_only_their_own_contributions(store, people):
+    carer, teacher, _code = await carer_and_teacher(people)
+    await teacher.answer_questions(1)
+    await _log(teacher)
+    await _log(carer)
+    await teacher.command("delete")
+    await teacher.press("delete.confirm")
+    found = await rows(store)
+    assert len(found["circles"]) == 1
+    assert [m["user_id"] for m in found["circle_members"]] == ["1001"]
+    assert [e["user_id"] for e in found["circle_log"]] == ["1001"]
+    await carer.command("circle")
+    assert "Ms Lee" not in carer.text(carer.received[-2:])
+
+
+async def test_closing_from_the_circle_and_the_retention_purge(store, people):
+    carer, teacher, _code = await carer_and_teacher(people)
+    await carer.command("circle")
+    await carer.press("close")
+    await carer.press("yes")
+    assert await rows(store) == {t: [] for t in CIRCLE_ROWS}
+    assert "has been closed" in teacher.text(await teacher.inbox())
+    # A new circle, then nobody comes back for a year: the purge takes the circle with its owner.
+    await invite(carer, "carer", "Grandad", my_label="Sam's mum")
+    assert len(await table_rows(store, "circles")) == 1
+    store.test_clock.now += dt.timedelta(days=400)  # type: ignore[attr-defined]
+    await store.purge_inactive(store.test_clock.now - dt.timedelta(days=365))  # type: ignore[attr-defined]
+    assert await rows(store) == {t: [] for t in CIRCLE_ROWS}
+
+
+async def test_only_the_owner_invites_and_only_after_the_questions(store, people):
+    newcomer = people("8008")
+    await newcomer.start()
+    await newcomer.press("agree")
+    assert "first answer the questions" in newcomer.text(await newcomer.command("invite"))
+    carer, teacher, _code = await carer_and_teacher(people)
+    assert "Only the person who set up this circle" in teacher.text(await teacher.command("invite"))
+
+
+def test_labels_are_short_names_not_sentences():
+    assert is_label("Ms Lee, class teacher") and is_label("Sam's mum") and is_label("Mamá de Sam")
+    assert not is_label("he has been struggling so much this week")
+    assert not is_label("call me on 0777 123") and not is_label("@someone") and not is_label("<b>x</b>")
