@@ -115,7 +115,12 @@ async def carer_with_a_plan(person: Person, nickname: str | None = None) -> None
 async def invite(owner: Person, role: str, label: str, my_label: str | None = "Sam's mum") -> str:
     """/invite: the owner's label (first time), the role, the label; returns the code."""
     await owner.command("invite")
-    if owner.last is not None and "skip" in owner.ids() and my_label is not None and "carer" not in owner.ids():
+    if (
+        owner.last is not None
+        and "skip" in owner.ids()
+        and my_label is not None
+        and "carer" not in owner.ids()
+    ):
         await owner.type(my_label)
     await owner.press(role)
     replies = await owner.type(label)

@@ -34,9 +34,7 @@ class MemoryTransaction:
         self._overlay: str | None = None
         self._has_expected = False  # the session version this transaction expects in the store
         self._expected: int | None = None
-        self.circle = MemoryCircle(self)
-
-    # ---- what circle operations journal through (circle_memory.Journal) ----------------------
+        self.circle = MemoryCircle(self)  # journals through the five methods below
 
     def committed(self) -> State:
         """The store's committed tables."""
