@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
-
 from circle_people import CIRCLE_ROWS, Clock, Person, carer_with_a_plan, invite, table_rows
+
 from neuroseq_core.content import Content, ContentHolder
 from neuroseq_core.domain.circle import INVITE_DAYS
 from neuroseq_core.engine.circle import is_label
