@@ -139,7 +139,7 @@ class Sender:
     ) -> str:
         """Send one claimed item; returns "sent", "dropped" or "failed"."""
         try:
-            parts = render_reply(item.reply, self._username())
+            parts = render_reply(item.reply, self._username() if item.reply.invite else None)
         except RenderError:
             log.error("reply cannot be rendered; dropped", extra={"outbox_id": item.id})
             await self.store.mark_sent(item.id)
@@ -174,8 +174,8 @@ class Sender:
     def _username(self) -> str | None:
         """The bot's username (known once the Application has started), for invite links."""
         try:
-            return self.bot.username
-        except RuntimeError:
+            return str(self.bot.username)
+        except (RuntimeError, AttributeError):  # not started yet (or a stand-in bot in tests)
             return None
 
     async def _mark_delivered(self, item: OutboxItem) -> None:

@@ -319,3 +319,25 @@ def test_labels_are_short_names_not_sentences():
     assert is_label("Ms Lee, class teacher") and is_label("Sam's mum") and is_label("Mamá de Sam")
     assert not is_label("he has been struggling so much this week")
     assert not is_label("call me on 0777 123") and not is_label("@someone") and not is_label("<b>x</b>")
+
+
+async def test_a_checkin_answer_feeds_the_circle_log(store, people):
+    carer, teacher, _code = await carer_and_teacher(people)
+    await carer.command("circle")
+    await carer.press("back")  # back where they were: the results
+    await carer.press("checkin")
+    await carer.press("1")
+    store.test_clock.now += dt.timedelta(days=1)  # type: ignore[attr-defined]
+    asked = await carer.due("checkin")
+    assert "Checking in" in carer.text(asked)
+    await carer.press("worked")
+    [entry] = await table_rows(store, "circle_log")
+    assert (entry["user_id"], entry["setting"], entry["outcome"]) == ("1001", "home", "worked")
+    # Someone in no circle answers a check-in: nothing is logged anywhere.
+    loner = people("9009")
+    await carer_with_a_plan(loner)
+    await loner.press("checkin")
+    await loner.press("1")
+    await loner.due("checkin")
+    await loner.press("partly")
+    assert len(await table_rows(store, "circle_log")) == 1

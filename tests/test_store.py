@@ -541,7 +541,7 @@ async def test_a_reminder_scheduled_before_0003_still_comes_due_after_it(
         await engine.dispose()
     store = await open_store(url)  # migrates to head
     try:
-        assert await current_revision(url) == "0004"
+        assert await current_revision(url) == "0005"
         due = await store.claim_due_reminders(T0 + dt.timedelta(minutes=1))
         assert [(r.user_id, r.chat_id, r.kind) for r in due] == [("old", "c-old", "checkin")]
     finally:
@@ -559,7 +559,7 @@ async def test_migrations_create_exactly_the_tables_the_code_uses(kind: str, req
     )
     await upgrade(url)
     await upgrade(url)  # running again is a no-op
-    assert await current_revision(url) == "0004"
+    assert await current_revision(url) == "0005"
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:

@@ -399,7 +399,10 @@ def _message(chat=PRIVATE, **fields):
 def test_map_update_events():
     now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     start = map_update(_update({"update_id": 1, "message": _message(text="/start ref42")}), now)
-    assert isinstance(start, Incoming) and start.event == Start(language="fr", now=now)
+    # A deep link's parameter comes with /start (an invite code, if it is one).
+    assert isinstance(start, Incoming) and start.event == Start(language="fr", payload="ref42", now=now)
+    odd = map_update(_update({"update_id": 1, "message": _message(text="/start not/a code")}), now)
+    assert odd.event == Start(language="fr", now=now)
     assert (start.user_id, start.chat_id) == ("7", "7")
     cmd = map_update(
         _update({"update_id": 2, "message": _message(text="/Delete@neuroseq_bot now please")}), now

@@ -10,7 +10,7 @@ import datetime as dt
 
 from transitions import EventData
 
-from neuroseq_core.domain.effects import CancelReminders, Remind
+from neuroseq_core.domain.effects import CancelReminders, LogTry, Remind
 from neuroseq_core.domain.events import Due
 from neuroseq_core.domain.models import Activity, LevelId
 from neuroseq_core.domain.recommend import gentler
@@ -114,6 +114,8 @@ def rate_checkin(turn: Turn, ev: EventData) -> None:
     record = CheckinRecord(on=turn.event.now.date(), outcome=outcome, ids=[a.id for a in done])
     turn.s.followup.checkins = [*turn.s.followup.checkins, record][-MAX_CHECKINS:]
     turn.count(f"checkin.{outcome}")
+    # The same answer feeds this adult's circle, if they are in one (the store does nothing if not).
+    turn.effects.extend(LogTry(activity=a.id, outcome=outcome) for a in done)
     ideas = _ideas(turn, outcome, done)
     for a in ideas:
         if a.id not in turn.s.suggested:

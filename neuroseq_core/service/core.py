@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from neuroseq_core.content import ContentHolder
 from neuroseq_core.content.yamlio import ContentError
@@ -139,7 +140,7 @@ class Service:
             await tx.save_profile(new.profile, new.completed_at)
         if keep:
             await tx.save_session(new)
-            await circles.apply_effects(tx, new, effects, self.content.current.notice)
+            await circles.apply_effects(tx, new, effects, self.notice)
 
     # ---- admin ------------------------------------------------------------------------------------
 
@@ -220,6 +221,7 @@ class Service:
         log.info("content reloaded after a /reload elsewhere", extra={"errors": problems})
         return True
 
-    def notice(self, message_id: str, language: str | None = None) -> Reply:
-        """A fixed notice from content (e.g. for group chats), without touching any session."""
-        return self.content.current.notice(message_id, language)
+    def notice(self, message_id: str, language: str | None = None, **context: Any) -> Reply:
+        """A fixed notice from content (e.g. for group chats, or another circle member), without
+        touching any session."""
+        return self.content.current.notice(message_id, language, **context)
