@@ -317,8 +317,67 @@ async def test_only_the_owner_invites_and_only_after_the_questions(store, people
 
 def test_labels_are_short_names_not_sentences():
     assert is_label("Ms Lee, class teacher") and is_label("Sam's mum") and is_label("Mamá de Sam")
+    assert is_label("Mr Okafor, Year 3 teacher") and is_label("Room 12 teacher")
     assert not is_label("he has been struggling so much this week")
     assert not is_label("call me on 0777 123") and not is_label("@someone") and not is_label("<b>x</b>")
+    assert not is_label("Dana really really really long label here")  # over 40: said, not cut
+
+
+async def test_a_long_label_is_refused_not_cut(store, people):
+    carer = people("1001")
+    await carer_with_a_plan(carer)
+    await carer.command("invite")
+    said = carer.text(await carer.type("Dana the foster carer of a lovely boy"))
+    assert "up to 40 characters" in said and carer.ids() == ["skip"]
+    await carer.type("Dana (foster carer)")
+    assert "carer" in carer.ids()
+    assert [m["label"] for m in await table_rows(store, "circle_members")] == ["Dana (foster carer)"]
+
+
+async def test_a_skipped_label_reads_in_each_members_language(store, people):
+    carer, gran = people("1001"), people("2003")
+    gran.language = "es"
+    await carer_with_a_plan(carer)
+    await carer.command("invite")
+    await carer.press("skip")  # no label: "Parent or carer", in whoever reads it
+    await carer.press("carer")
+    code = next(r.invite for r in await carer.press("skip") if r.invite)
+    shown = gran.text(await gran.start(payload=code))
+    assert "Mamá, papá o cuidador" in shown and "Parent or carer" not in shown
+    await gran.press("join")
+    await gran.command("circle")
+    assert "Parent or carer" not in gran.text()
+    news = carer.text(await carer.inbox())
+    assert "Another parent or carer joined your circle" in news
+
+
+async def test_the_owner_is_told_when_someone_leaves_or_erases_themselves(store, people):
+    carer, teacher, _code = await carer_and_teacher(people)
+    await teacher.command("circle")
+    await teacher.press("leave")
+    await teacher.press("yes")
+    assert "Ms Lee, class teacher has left your circle" in carer.text(await carer.inbox())
+    grandad = people("7007")
+    await grandad.start(payload=await invite(carer, "carer", "Grandad"))
+    await grandad.press("join")
+    await carer.inbox()
+    await grandad.command("delete")
+    await grandad.press("delete.confirm")
+    assert "Grandad has left your circle" in carer.text(await carer.inbox())
+    assert [m["user_id"] for m in await table_rows(store, "circle_members")] == ["1001"]
+
+
+async def test_the_menu_shows_what_was_just_changed(store, people):
+    carer, teacher, _code = await carer_and_teacher(people)
+    await carer.command("circle")
+    await carer.press("digest_on")
+    assert "digest_off" in carer.ids() and "digest_on" not in carer.ids()
+    await carer.press("digest_off")
+    assert "digest_on" in carer.ids()
+    await carer.press("people")
+    await carer.press(next(i for i in carer.ids() if i.startswith("remove:")))
+    await carer.press("yes")
+    assert "people" not in carer.ids()  # nobody left to remove
 
 
 async def test_a_checkin_answer_feeds_the_circle_log(store, people):

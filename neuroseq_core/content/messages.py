@@ -239,7 +239,15 @@ _CIRCLE = {
         {"label": "Sam's mum", "role": "Set up this circle", "me": True},
         {"label": "Ms Lee, class teacher", "role": "Teacher or school staff", "me": False},
     ],
-    "views": [{"label": "Sam's mum", "where": "at home", "step": "Regulate", "level": "Body and senses"}],
+    "views": [
+        {
+            "label": "Sam's mum",
+            "where": "at home",
+            "step": "Regulate",
+            "level": "Body and senses",
+            "ideas": ["Drum the beat", "A cold water break"],
+        }
+    ],
     "helped": [_TRY],
     "partly": [_TRY],
     "avoid": [_TRY],
@@ -287,6 +295,7 @@ CIRCLE_SAID: dict[str, dict[str, Any]] = {
     "circle.closed_notice": {},
     "circle.removed_notice": {},
     "circle.joined_notice": {"label": "Ms Lee, class teacher"},
+    "circle.left_notice": {"label": "Ms Lee, class teacher"},
     "circle.digest": {"news": [_TRY], "more": 2},
 }
 SAID.update(CIRCLE_SAID)

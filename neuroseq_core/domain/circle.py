@@ -9,6 +9,7 @@ safety conversations: those are not stored in a circle at all.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,7 +47,7 @@ class Member(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     key: str  # an opaque id for buttons (remove): never the user id
-    label: str
+    label: str  # "" when skipped: shown as the role's words, in each reader's language
     role: Role
     me: bool = False
     view: View | None = None
@@ -64,6 +65,7 @@ class Try(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     label: str
+    role: Role = "carer"  # for a label left empty: the role's words, in the reader's language
     where: Where
     activity: str
     outcome: Outcome
@@ -116,3 +118,13 @@ class World(BaseModel):
     circle: CircleView | None = None
     invitation: Invitation | None = None
     fresh_code: str | None = None  # a new random invite code, if this event makes an invite
+
+
+@dataclass(frozen=True)
+class Departure:
+    """A member who left: whom to tell (the owner, in their language), and how to name the leaver."""
+
+    owner_id: str
+    owner_language: str
+    label: str
+    role: str

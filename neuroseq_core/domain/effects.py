@@ -61,7 +61,8 @@ class Join:
     """Join the circle this invite code opens (used up now; refused if someone used it first)."""
 
     code: str
-    label: str  # the label the invite gives them, for the owner's notice
+    label: str  # the label the invite gives them, for the owner's notice ("" for the role's words)
+    role: str
 
 
 @dataclass(frozen=True)

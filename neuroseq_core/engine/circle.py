@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from transitions import EventData
 
 from dialogs.circle import CIRCLE_STATES
-from neuroseq_core.domain.circle import MAX_LABEL, CircleView, Invitation
+from neuroseq_core.content.render import to_plain
+from neuroseq_core.domain.circle import MAX_LABEL, CircleView, Invitation, Member
 from neuroseq_core.domain.effects import (
     CloseCircle,
     DigestSent,
@@ -29,7 +30,7 @@ from neuroseq_core.domain.effects import (
 from neuroseq_core.domain.events import Button, Command, Due, Event, Reply, Start
 from neuroseq_core.domain.session import Session
 from neuroseq_core.engine.asking import prompt
-from neuroseq_core.engine.circle_show import digest_text, ideas_to_log, summary
+from neuroseq_core.engine.circle_show import digest_text, ideas_to_log, label_of, summary
 from neuroseq_core.engine.matching import match_choice
 from neuroseq_core.engine.onboarding import clean_nickname
 from neuroseq_core.engine.registry import callback, prompt_text, source
@@ -152,15 +153,16 @@ def on_due(turn: Turn) -> None:
 # ---- typed labels -----------------------------------------------------------------------------------
 
 LABEL_WORDS = 6
+MAX_LABEL_DIGITS = 4  # "Year 3 teacher", "Room 12": yes; a phone number: no
 _LABEL = re.compile(r"^[^\W\d_][\w .,'’()&/-]*$")
 
 
 def is_label(text: str) -> bool:
-    """A short label ("Ms Lee, class teacher"), not a sentence, a number or a handle: at most
-    MAX_LABEL characters and six words, letters first, no digits, no @ or links."""
+    """A short label ("Ms Lee, Year 3 teacher"), not a sentence, a phone number or a handle: at most
+    MAX_LABEL characters and six words, a letter first, a few digits at most, no @ or links."""
     if len(text) > MAX_LABEL or len(text.split()) > LABEL_WORDS:
         return False
-    return bool(_LABEL.match(text)) and not any(ch.isdigit() for ch in text)
+    return bool(_LABEL.match(text)) and sum(ch.isdigit() for ch in text) <= MAX_LABEL_DIGITS
 
 
 def on_label(turn: Turn, raw: str, trigger: str) -> bool:
@@ -168,7 +170,7 @@ def on_label(turn: Turn, raw: str, trigger: str) -> bool:
     ask = turn.flow.asks[turn.state]
     if match_choice(turn, raw, ask) == "skip":
         return False
-    label = clean_nickname(raw)[:MAX_LABEL].strip()
+    label = clean_nickname(raw)  # too long is said, never cut silently
     if not label:
         prompt(turn, "reprompt.choose")
     elif not is_label(label):
@@ -220,8 +222,8 @@ def clear_circle_return(turn: Turn, ev: EventData) -> None:
 @callback
 def set_my_label(turn: Turn, ev: EventData) -> None:
     """Callback: the owner's label (or a plain one from their role); the circle is set up."""
-    label = ev.kwargs.get("text") or turn.t("circle.me.default")
-    turn.effects.append(StartCircle(label=label))
+    # Skipped: no label, shown as "Parent or carer" in each reader's own language.
+    turn.effects.append(StartCircle(label=ev.kwargs.get("text") or ""))
 
 
 @callback
@@ -238,9 +240,9 @@ def make_invite(turn: Turn, ev: EventData) -> None:
     if world is None or world.fresh_code is None:
         turn.say("circle.invite_failed")
         return
-    label = ev.kwargs.get("text") or role_name(turn, role)
+    label = ev.kwargs.get("text") or ""  # skipped: the role's words, in each reader's language
     turn.effects.append(Invite(code=world.fresh_code, role=role, label=label))
-    reply = turn.t("circle.invite_made", label=label, role=role_name(turn, role))
+    reply = turn.t("circle.invite_made", label=label_of(turn, label, role), role=role_name(turn, role))
     turn.replies.append(Reply(text=reply, invite=world.fresh_code))
     turn.s.circle_role = None
 
@@ -257,9 +259,9 @@ def set_member(turn: Turn, ev: EventData) -> None:
         turn.s.role, turn.s.group, turn.s.setting = role, "one", setting  # type: ignore[assignment]
         turn.s.carer = carer  # type: ignore[assignment]
     turn.s.age_band, turn.s.nickname, turn.s.nickname_asked = invitation.age_band, invitation.child, True
-    turn.effects.append(Join(code=invitation.code, label=invitation.label))
+    turn.effects.append(Join(code=invitation.code, label=invitation.label, role=invitation.role))
     turn.count("circle.joined")
-    turn.say("circle.joined", inviter=invitation.inviter)
+    turn.say("circle.joined", inviter=label_of(turn, invitation.inviter, "owner"))
 
 
 @callback
@@ -327,9 +329,12 @@ def circle_menu(turn: Turn, fixed: list[Button]) -> list[Button]:
     if view is None:
         return [b for b in fixed if b.id == "back"]
     me, owner = view.me, view.me.role == "owner"
-    wanted = {"log", "back", "digest_off" if me.digest else "digest_on"}
+    # What this turn changed is not in the view read before it: the note just switched, a member
+    # just removed.
+    digest = next((e.on for e in reversed(turn.effects) if isinstance(e, SetDigest)), me.digest)
+    wanted = {"log", "back", "digest_off" if digest else "digest_on"}
     wanted |= {"invite", "close"} if owner else {"leave"}
-    if owner and len(view.members) > 1:
+    if owner and _others(turn, view):
         wanted.add("people")
     return [b for b in fixed if b.id in wanted]
 
@@ -344,11 +349,21 @@ def circle_ideas(turn: Turn, fixed: list[Button]) -> list[Button]:
 def circle_people(turn: Turn, fixed: list[Button]) -> list[Button]:
     """The owner's list: one button per member to remove (by label), then Back."""
     view = _circle(turn)
-    members = [m for m in view.members if not m.me] if view is not None else []
+    members = _others(turn, view) if view is not None else []
     buttons = [
-        Button(id=f"{REMOVE}{m.key}", label=turn.t("circle.people.remove", label=m.label)) for m in members
+        Button(
+            id=f"{REMOVE}{m.key}",
+            label=to_plain(turn.t("circle.people.remove", label=label_of(turn, m.label, m.role)))[:64],
+        )
+        for m in members
     ]
     return [*buttons, *fixed]
+
+
+def _others(turn: Turn, view: CircleView) -> list[Member]:
+    """The other members, less any removed in this turn."""
+    removed = {e.key for e in turn.effects if isinstance(e, RemoveMember)}
+    return [m for m in view.members if not m.me and m.key not in removed]
 
 
 @prompt_text("circle.join.question")
@@ -357,8 +372,8 @@ def join_question(turn: Turn, message: str) -> str:
     invitation = _invitation(turn) or Invitation(code="", usable=False)
     return turn.t(
         message,
-        inviter=invitation.inviter,
-        label=invitation.label,
+        inviter=label_of(turn, invitation.inviter, "owner"),
+        label=label_of(turn, invitation.label, invitation.role),
         role=role_name(turn, invitation.role),
         child_name=invitation.child or "",
         answers=invitation.role in AS_ROLE,
@@ -373,7 +388,7 @@ def confirm_question(turn: Turn, message: str) -> str:
     label = ""
     if pending.startswith(REMOVE) and view is not None:
         key = pending.removeprefix(REMOVE)
-        label = next((m.label for m in view.members if m.key == key), "")
+        label = next((label_of(turn, m.label, m.role) for m in view.members if m.key == key), "")
     what = "remove" if pending.startswith(REMOVE) else pending.removeprefix("circle.")
     return turn.t(message, what=what, label=label)
 

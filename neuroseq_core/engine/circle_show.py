@@ -19,6 +19,14 @@ Shape = Literal["steadier", "same", "more", "unknown"]
 SHAPE: dict[str, Shape] = {"worked": "steadier", "partly": "same", "not": "more", "not_tried": "unknown"}
 
 
+def label_of(turn: Turn, label: str, role: str) -> str:
+    """How a member is named: the label they were given, or (left empty) their role's words in
+    this reader's language ("Parent or carer" reads "Mamá, papá o cuidador" in Spanish)."""
+    if label:
+        return label
+    return turn.t("circle.me.default" if role == "owner" else f"circle.role.{role}")
+
+
 def _where(turn: Turn, where: str) -> str:
     return turn.t(f"circle.where.{where}")
 
@@ -30,7 +38,7 @@ def _title(turn: Turn, activity_id: str) -> str:
 
 def _try(turn: Turn, t: Try) -> dict[str, Any]:
     return {
-        "label": t.label,
+        "label": label_of(turn, t.label, t.role),
         "where": _where(turn, t.where),
         "idea": _title(turn, t.activity),
         "outcome": turn.t(f"circle.went.{t.outcome}"),
@@ -52,10 +60,11 @@ def context(turn: Turn, view: CircleView) -> dict[str, Any]:
     latest = _latest(view).values()
     views = [
         {
-            "label": m.label,
+            "label": label_of(turn, m.label, m.role),
             "where": _where(turn, m.where),
             "step": turn.step_name(m.view.start_step),
             "level": turn.c.local(turn.level(m.view.start_level).name, turn.lang),
+            "ideas": [t for i in m.view.ideas if (t := _title(turn, i))],
         }
         for m in view.members
         if m.view is not None
@@ -63,7 +72,8 @@ def context(turn: Turn, view: CircleView) -> dict[str, Any]:
     return {
         "child_name": view.child or "",
         "members": [
-            {"label": m.label, "role": turn.t(f"circle.role.{m.role}"), "me": m.me} for m in view.members
+            {"label": label_of(turn, m.label, m.role), "role": turn.t(f"circle.role.{m.role}"), "me": m.me}
+            for m in view.members
         ],
         "views": views,
         "helped": [_try(turn, t) for t in latest if t.outcome == "worked"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
+from neuroseq_core.content.render import to_plain
 from neuroseq_core.domain.circle import View, World
 from neuroseq_core.domain.effects import (
     CloseCircle,
@@ -49,10 +50,26 @@ async def with_world(tx: Transaction, session: Session | None, event: Event) -> 
     return event.model_copy(update={"world": world})
 
 
+def _named(notice: Notice, label: str, role: str, language: str) -> str:
+    """A member's label, or their role's words in the reader's language (a label left empty)."""
+    if label:
+        return label
+    return to_plain(notice("circle.me.default" if role == "owner" else f"circle.role.{role}", language).text)
+
+
 async def close_for_erasure(tx: Transaction, notice: Notice) -> None:
-    """Before an owner's data is erased: their circle closes, and its members are told."""
+    """Before a user's data is erased: an owner's circle closes, and its members are told; a
+    member leaves the circle they are in, and its owner is told."""
     for user_id, language in await tx.circle.close():
         await tx.circle.tell(user_id, [notice("circle.closed_notice", language)])
+    await _leave(tx, notice)
+
+
+async def _leave(tx: Transaction, notice: Notice) -> None:
+    gone = await tx.circle.leave()
+    if gone is not None:
+        label = _named(notice, gone.label, gone.role, gone.owner_language)
+        await tx.circle.tell(gone.owner_id, [notice("circle.left_notice", gone.owner_language, label=label)])
 
 
 def _view(session: Session) -> View | None:
@@ -78,7 +95,8 @@ async def apply_effects(tx: Transaction, new: Session, effects: list[Effect], no
             if owner is None:
                 # Used (or expired) since the step read it: run the step again, which now refuses it.
                 raise StaleSessionError(tx.user_id)
-            await circle.tell(owner[0], [notice("circle.joined_notice", owner[1], label=effect.label)])
+            label = _named(notice, effect.label, effect.role, owner[1])
+            await circle.tell(owner[0], [notice("circle.joined_notice", owner[1], label=label)])
         elif isinstance(effect, LogTry):
             await circle.log(effect.activity, effect.outcome)
         elif isinstance(effect, SetDigest):
@@ -86,7 +104,7 @@ async def apply_effects(tx: Transaction, new: Session, effects: list[Effect], no
         elif isinstance(effect, DigestSent):
             await circle.digest_sent()
         elif isinstance(effect, LeaveCircle):
-            await circle.leave()
+            await _leave(tx, notice)
         elif isinstance(effect, RemoveMember):
             removed = await circle.remove(effect.key)
             if removed is not None:

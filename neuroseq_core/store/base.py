@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from neuroseq_core.domain.circle import CircleView, Invitation, View
+from neuroseq_core.domain.circle import CircleView, Departure, Invitation, View
 from neuroseq_core.domain.clock import Clock
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
@@ -81,8 +81,8 @@ class CircleTx(Protocol):
     async def share_view(self, view: View) -> None:
         """What this member's own answers say, for the others."""
 
-    async def leave(self) -> None:
-        """This member leaves (the owner closes instead)."""
+    async def leave(self) -> Departure | None:
+        """This member leaves (the owner closes instead); whom to tell, and how to name them."""
 
     async def remove(self, key: str) -> tuple[str, str] | None:
         """The owner removes a member; (their user id, language) to tell them, or None."""

@@ -14,6 +14,7 @@ from typing import Protocol
 from neuroseq_core.domain.circle import (
     INVITE_DAYS,
     CircleView,
+    Departure,
     Invitation,
     Member,
     Try,
@@ -22,7 +23,14 @@ from neuroseq_core.domain.circle import (
 )
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.store.base import StaleSessionError
-from neuroseq_core.store.circle_sql import DIGEST, DIGEST_DELAY, DIGEST_EVERY, TRIES_READ, code_hash, new_key
+from neuroseq_core.store.circle_sql import (
+    DIGEST,
+    DIGEST_DELAY,
+    DIGEST_EVERY,
+    TRIES_READ,
+    code_hash,
+    new_key,
+)
 from neuroseq_core.store.memory_rows import (
     CircleRow,
     Circles,
@@ -115,6 +123,7 @@ class MemoryCircle:
         tries = [
             Try(
                 label=c.members[r.user_id].label,
+                role=c.members[r.user_id].role,
                 where=r.setting,
                 activity=r.activity,
                 outcome=r.outcome,
@@ -251,18 +260,21 @@ class MemoryCircle:
         """What this member's own answers say, for the others to see."""
         self._update_me(view=view.model_dump_json())
 
-    async def leave(self) -> None:
-        """This member leaves; their tries go with them. The owner closes instead."""
+    async def leave(self) -> Departure | None:
+        """This member leaves; their tries go with them. Who to tell (see circle_sql)."""
         me = self.user_id
         mine = self._c.members.get(me)
-        if mine is None or mine.role == "owner":
-            return
+        circle = self._c.circles.get(mine.circle_id) if mine is not None else None
+        if mine is None or circle is None or mine.role == "owner":
+            return None
+        owner = self._c.members[circle.owner_id]
 
         def leave(s: State) -> None:
             s.circles.drop_member(me)
             _drop_digest(s, me)
 
         self._tx.apply(leave)
+        return Departure(circle.owner_id, owner.language, mine.label, mine.role)
 
     async def remove(self, key: str) -> tuple[str, str] | None:
         """The owner removes a member by key; returns (their user id, language), or None."""

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from neuroseq_core.domain.circle import (
     INVITE_DAYS,
     CircleView,
+    Departure,
     Invitation,
     Member,
     Role,
@@ -48,6 +49,7 @@ def new_key() -> str:
 def _try(row: Any, me: str) -> Try:
     return Try(
         label=row.label,
+        role=row.role,
         where=row.setting,
         activity=row.activity,
         outcome=row.outcome,
@@ -97,7 +99,7 @@ class SqlCircle:
         ]
         logged = (
             await self._conn.execute(
-                sa.select(circle_log, circle_members.c.label)
+                sa.select(circle_log, circle_members.c.label, circle_members.c.role)
                 .join(circle_members, circle_members.c.user_id == circle_log.c.user_id)
                 .where(circle_log.c.circle_id == mine.circle_id)
                 .order_by(circle_log.c.logged_at.desc(), circle_log.c.id.desc())
@@ -275,12 +277,21 @@ class SqlCircle:
             sa.update(circle_members).where(circle_members.c.user_id == self.user_id).values(**values)
         )
 
-    async def leave(self) -> None:
-        """This member leaves; their tries go with them. The owner closes instead (see `close`)."""
+    async def leave(self) -> Departure | None:
+        """This member leaves; their tries go with them. Returns who to tell (the owner) and how to
+        name the one who left; None for the owner (who closes instead) or someone in no circle."""
         mine = await self._mine()
         if mine is None or mine.role == "owner":
-            return
+            return None
         await self._drop(self.user_id, mine.circle_id)
+        owner = (
+            await self._conn.execute(
+                sa.select(circle_members.c.user_id, circle_members.c.language).where(
+                    circle_members.c.user_id == mine.owner_id
+                )
+            )
+        ).one()
+        return Departure(owner.user_id, owner.language, mine.label, mine.role)
 
     async def _drop(self, user_id: str, circle_id: int) -> None:
         await self._conn.execute(
