@@ -245,7 +245,7 @@ _CIRCLE = {
             "where": "at home",
             "step": "Regulate",
             "level": "Body and senses",
-            "ideas": ["Drum the beat", "A cold water break"],
+            "ideas": ["Drum the beat", "A slow song"],
         }
     ],
     "helped": [_TRY],
