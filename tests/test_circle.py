@@ -99,6 +99,9 @@ async def test_invite_join_answer_log_and_the_carer_sees_it(store, people):
     text = carer.text([summary])
     assert "Ms Lee, class teacher: Teacher or school staff" in text
     assert "at home (Sam's mum)" in text and "at school (Ms Lee, class teacher)" in text
+    lines = text.splitlines()  # the views side by side: one line each, each with its own ideas
+    assert [line.startswith("• at home") for line in lines].count(True) == 1
+    assert any(line.startswith("• at school (Ms Lee, class teacher)") and "Ideas:" in line for line in lines)
     assert f"Ms Lee, class teacher tried {idea.label} at school: helped" in text
     assert summary.picture is not None and "steadier" in summary.picture.changes  # a tick where it helped
     # Stored: one circle, two members, no open invite (used), one try at school.
