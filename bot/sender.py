@@ -14,6 +14,7 @@ for the flusher.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -100,10 +101,15 @@ class Sender:
             except BadRequest as exc:
                 if NOT_MODIFIED in exc.message.lower():
                     return  # shown already: this is a second delivery of an edit that went through
-                # Gone or too old to edit: the question still reaches them, as a new message.
+                # Gone or too old to edit: the question still reaches them, as a new message, and
+                # the old one loses its buttons if it is still there (a press on it would be stale).
                 await self.bot.send_message(
                     chat_id=chat_id, text=part.text, parse_mode=ParseMode.HTML, reply_markup=part.keyboard
                 )
+                with contextlib.suppress(TelegramError):
+                    await self.bot.edit_message_reply_markup(
+                        chat_id=chat_id, message_id=part.message_id, reply_markup=None
+                    )
         else:
             await self.bot.send_photo(
                 chat_id=chat_id, photo=part.png, caption=part.caption or None, parse_mode=ParseMode.HTML

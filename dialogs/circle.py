@@ -50,15 +50,30 @@ def circle_transitions(outside: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
         {"trigger": "name_them", "source": "circle_label", "dest": "circle", "prepare": "make_invite"},
         # An invite opened: Join (and the invitee's own questions) or Not now (back where they were).
         {"trigger": "open_invite", "source": "*", "dest": "circle_join", "before": "remember_circle_return"},
+        # (`before`, not `prepare`: prepare runs for every candidate transition, guards or not.)
         {
             "trigger": "join_circle",
             "source": "circle_join",
             "dest": "questions",
-            "conditions": "answers_for_circle",
-            "prepare": "set_member",
-            "before": "begin_questions",
+            "conditions": ["invite_usable", "answers_for_circle"],
+            "before": ["set_member", "begin_questions"],
         },
-        {"trigger": "join_circle", "source": "circle_join", "dest": "circle", "prepare": "set_member"},
+        {
+            "trigger": "join_circle",
+            "source": "circle_join",
+            "dest": "circle",
+            "conditions": "invite_usable",
+            "before": "set_member",
+        },
+        # Used or expired since it was opened: said plainly, and back where they were.
+        *each(
+            "join_circle",
+            ["circle_join"],
+            outside,
+            otherwise="new",
+            before="invite_gone",
+            after="clear_circle_return",
+        ),
         *each(
             "not_now",
             ["circle_join"],
@@ -110,7 +125,15 @@ def circle_transitions(outside: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
 
 
 CIRCLE_ASKS = {
-    "circle_me": Ask("circle.me.question", "name_me", ("skip",), "circle.me.{id}", text_trigger="name_me"),
+    "circle_me": Ask(
+        "circle.me.question",
+        "name_me",
+        ("skip", "back"),
+        "circle.me.{id}",
+        text_trigger="name_me",
+        by_choice={"back": "circle_done"},
+        passes="circle_return",
+    ),
     "circle_role": Ask(
         "circle.role.question",
         "pick_invite_role",
@@ -120,7 +143,13 @@ CIRCLE_ASKS = {
         passes="circle_return",
     ),
     "circle_label": Ask(
-        "circle.label.question", "name_them", ("skip",), "circle.label.{id}", text_trigger="name_them"
+        "circle.label.question",
+        "name_them",
+        ("skip", "back"),
+        "circle.label.{id}",
+        text_trigger="name_them",
+        by_choice={"back": "circle_done"},
+        passes="circle_return",
     ),
     "circle_join": Ask(
         "circle.join.question",

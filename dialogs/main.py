@@ -38,8 +38,9 @@ STATES = (
 # Where a side trip into the circle may return to.
 OUTSIDE = tuple(s for s in STATES if s not in CIRCLE_STATES)
 
-# Where the user is in the middle of something that /start resumes rather than restarts.
-RESUMABLE = tuple(s for s in STATES if s not in ("new", "consent", "declined", "paused"))
+# Where the user is in the middle of something that /start resumes rather than restarts (not an
+# invite's Join screen: its code is not kept once they go elsewhere).
+RESUMABLE = tuple(s for s in STATES if s not in ("new", "consent", "declined", "paused", "circle_join"))
 # Where help right now returns to afterwards.
 RETURNABLE = tuple(s for s in (*RESUMABLE, "paused", "declined", "consent") if s not in ("now", "now_after"))
 # Where a check-in (offered or asked) returns to; anything else returns to the results.

@@ -331,7 +331,7 @@ async def test_a_long_label_is_refused_not_cut(store, people):
     await carer_with_a_plan(carer)
     await carer.command("invite")
     said = carer.text(await carer.type("Dana the foster carer of a lovely boy"))
-    assert "up to 40 characters" in said and carer.ids() == ["skip"]
+    assert "up to 40 characters" in said and carer.ids() == ["skip", "back"]
     await carer.type("Dana (foster carer)")
     assert "carer" in carer.ids()
     assert [m["label"] for m in await table_rows(store, "circle_members")] == ["Dana (foster carer)"]
@@ -403,3 +403,93 @@ async def test_a_checkin_answer_feeds_the_circle_log(store, people):
     await loner.due("checkin")
     await loner.press("partly")
     assert len(await table_rows(store, "circle_log")) == 1
+
+
+# ---- what a review found -----------------------------------------------------------------------------
+
+
+async def test_a_professional_joins_once_and_sees_the_circle(store, people):
+    carer, worker = people("1001"), people("3030")
+    await carer_with_a_plan(carer)
+    code = await invite(carer, "professional", "Jo, social worker")
+    await worker.start(payload=code)
+    joined = worker.text(await worker.press("join"))
+    assert "Welcome to the circle" in joined and "1 of 5" not in joined  # no questions of their own
+    assert "log" in worker.ids()  # the circle's menu
+    assert len(await table_rows(store, "circle_members")) == 2
+    assert carer.text(await carer.inbox()).count("joined your circle") == 1
+
+
+async def test_join_on_an_invite_used_meanwhile_is_refused_plainly(store, people):
+    carer, first, second = people("1001"), people("2002"), people("2003")
+    await carer_with_a_plan(carer)
+    code = await invite(carer, "school", "Ms Lee")
+    await first.start(payload=code)
+    await second.start(payload=code)  # both have the Join screen open
+    await first.press("join")
+    refused = second.text(await second.press("join"))
+    assert "This invite can't be used" in refused and "Ms Lee" not in refused
+    assert [m["user_id"] for m in await table_rows(store, "circle_members")] == ["1001", "2002"]
+
+
+async def test_the_daily_note_does_not_keep_someone_away_from_the_purge(store, people, content):
+    carer, teacher, _code = await carer_and_teacher(people)
+    await teacher.command("circle")
+    await teacher.press("digest_on")
+    clock = store.test_clock  # type: ignore[attr-defined]
+    service = Service(store, ContentHolder(content))
+    for _ in range(3):  # the carer keeps logging for 200 days; the teacher never comes back
+        clock.now += dt.timedelta(days=70)
+        await _log(carer)
+        clock.now += dt.timedelta(days=1)
+        for reminder in await store.claim_due_reminders(clock.now):
+            await service.handle_reminder(reminder, clock.now)  # the note goes out, as the bot does
+    assert await store.purge_inactive(clock.now - dt.timedelta(days=180)) == 1
+    assert [m["user_id"] for m in await table_rows(store, "circle_members")] == ["1001"]
+
+
+async def test_stop_also_stops_the_note_and_a_checkin_keeps_it(store, people):
+    carer, teacher, _code = await carer_and_teacher(people)
+    await carer.command("circle")
+    await carer.press("digest_on")
+    store.test_clock.now += dt.timedelta(minutes=5)  # type: ignore[attr-defined]
+    await teacher.answer_questions(1)
+    await _log(teacher)
+    await carer.press("back")  # from the circle: back to the results
+    await carer.press("checkin")
+    await carer.press("3")  # a check-in replaces check-ins, never the circle's note
+    assert [r["kind"] for r in await _reminders(store) if r["sent_at"] is None].count("circle_digest") == 1
+    await carer.command("stop")
+    assert [r for r in await _reminders(store) if r["sent_at"] is None] == []
+
+
+async def test_the_invite_questions_can_be_left_and_back_undoes_no_answer(store, people):
+    carer = people("1001")
+    await carer_with_a_plan(carer)
+    await carer.command("invite")
+    assert "back" in carer.ids()
+    await carer.press("back")
+    assert "more" in carer.ids()  # the results, where they were
+    assert await table_rows(store, "circles") == []
+    await carer.command("invite")
+    await carer.type("Sam's mum")
+    await carer.command("back")
+    assert "more" in carer.ids()
+    async with store.transaction("1001") as tx:
+        session = await tx.load_session()
+    assert session is not None and len(session.answers) == 5  # no answer was undone
+
+
+async def test_an_invite_code_is_kept_only_while_its_join_screen_is_open(store, people):
+    carer, teacher = people("1001"), people("2002")
+    await carer_with_a_plan(carer)
+    code = await invite(carer, "school", "Ms Lee")
+    await teacher.start(payload=code)
+    await teacher.command("help")  # the Join screen is asked again, still open
+    async with store.transaction("2002") as tx:
+        session = await tx.load_session()
+    assert session is not None and session.state == "circle_join" and session.circle_code == code
+    await teacher.command("now")  # somewhere else: the code is not kept
+    async with store.transaction("2002") as tx:
+        session = await tx.load_session()
+    assert session is not None and session.state != "circle_join" and session.circle_code is None

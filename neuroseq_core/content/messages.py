@@ -277,7 +277,7 @@ CIRCLE_SAID: dict[str, dict[str, Any]] = {
         "child_name": "Sam",
         "answers": True,
     },
-    "circle.joined": {"inviter": "Sam's mum"},
+    "circle.joined": {"inviter": "Sam's mum", "answers": True},
     "circle.not_now": {},
     **{f"circle.where.{w}": {} for w in ("home", "school", "other")},
     **{f"circle.went.{o}": {} for o in ("worked", "partly", "not", "not_tried")},

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from transitions import EventData
 
+from dialogs.circle import CIRCLE_STATES
 from dialogs.main import RESUMABLE
-from neuroseq_core.domain.effects import CancelReminders, DeleteUser
+from neuroseq_core.domain.effects import CancelReminders, DeleteUser, SetDigest
 from neuroseq_core.domain.events import Button
 from neuroseq_core.engine.asking import prompt, side_question
 from neuroseq_core.engine.registry import callback
@@ -52,12 +53,17 @@ def pause(turn: Turn, message: str = "cancel.done") -> None:
 def stop(turn: Turn) -> None:
     """/stop: pause, and end every check-in (the user asked us to stop, not only to pause)."""
     turn.effects.append(CancelReminders())
+    turn.effects.append(SetDigest(on=False))  # and the circle's daily note (nothing outside a circle)
     turn.s.followup.checkin_days = None
     pause(turn, "stop.done")
 
 
 def back(turn: Turn) -> None:
-    """Go back one question, or one onboarding step (history holds both, newest last)."""
+    """Go back one question, or one onboarding step (history holds both, newest last); in the
+    circle, back where they were before it (no answer is undone from there)."""
+    if turn.state in CIRCLE_STATES and turn.fire("circle_done", to=turn.s.returns.circle_return):
+        prompt(turn)
+        return
     if turn.state not in RESUMABLE or not turn.s.history:
         prompt(turn, "back.nothing")
         return

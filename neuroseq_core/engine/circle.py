@@ -200,6 +200,20 @@ def answers_for_circle(turn: Turn, ev: EventData) -> bool:
 
 
 @callback
+def invite_usable(turn: Turn, ev: EventData) -> bool:
+    """Guard: the invite opened can still be used (it may have been used or expired since)."""
+    invitation = _invitation(turn)
+    return invitation is not None and invitation.usable and _circle(turn) is None
+
+
+@callback
+def invite_gone(turn: Turn, ev: EventData) -> None:
+    """Callback: Join pressed on an invite that can no longer be used (same words as ever)."""
+    turn.s.circle_code = None
+    turn.say("circle.invite_refused")
+
+
+@callback
 def removing(turn: Turn, ev: EventData) -> bool:
     """Guard: the confirm asked is the removal of a member (the circle stays open)."""
     return (turn.s.pending or "").startswith(REMOVE)
@@ -251,7 +265,8 @@ def make_invite(turn: Turn, ev: EventData) -> None:
 def set_member(turn: Turn, ev: EventData) -> None:
     """Callback: joining. The disclaimer was shown; their own questions are about the circle's child."""
     invitation = _invitation(turn)
-    assert invitation is not None and invitation.usable
+    if invitation is None or not invitation.usable:  # never: the guard invite_usable comes first
+        return
     turn.s = turn.s.fresh("user")
     turn.s.consent, turn.s.circle_code = True, None
     if invitation.role in AS_ROLE:
@@ -261,7 +276,8 @@ def set_member(turn: Turn, ev: EventData) -> None:
     turn.s.age_band, turn.s.nickname, turn.s.nickname_asked = invitation.age_band, invitation.child, True
     turn.effects.append(Join(code=invitation.code, label=invitation.label, role=invitation.role))
     turn.count("circle.joined")
-    turn.say("circle.joined", inviter=label_of(turn, invitation.inviter, "owner"))
+    answers = invitation.role in AS_ROLE
+    turn.say("circle.joined", inviter=label_of(turn, invitation.inviter, "owner"), answers=answers)
 
 
 @callback
@@ -327,7 +343,10 @@ def circle_menu(turn: Turn, fixed: list[Button]) -> list[Button]:
     """What a member can do here: log a try, the daily note, invite (the owner), people, leave."""
     view = _circle(turn)
     if view is None:
-        return [b for b in fixed if b.id == "back"]
+        # Joined in this very turn (a professional, straight to the circle): a member's menu.
+        joining = any(isinstance(e, Join) for e in turn.effects)
+        wanted = {"log", "digest_on", "leave", "back"} if joining else {"back"}
+        return [b for b in fixed if b.id in wanted]
     me, owner = view.me, view.me.role == "owner"
     # What this turn changed is not in the view read before it: the note just switched, a member
     # just removed.

@@ -74,6 +74,13 @@ def handle(turn: Turn) -> None:
         # Its new words are still screened: an edit that adds a disclosure gets help.
         if not (ev.text and safety.screen(turn, ev.text)):
             prompt(turn, "input.edited" if ev.what == "edited_message" else "input.unsupported")
+    _forget_invite(turn)
+
+
+def _forget_invite(turn: Turn) -> None:
+    """An invite code is kept only while its Join screen is open (wherever they went instead)."""
+    if turn.state != "circle_join":
+        turn.s.circle_code = None
 
 
 def on_choice(turn: Turn, option_id: str, token: str | None) -> None:
@@ -141,8 +148,8 @@ def apply(turn: Turn, ask: Ask, option_id: str) -> None:
     kwargs: dict[str, object] = {"value": option_id}
     if ask.passes:
         kwargs["to"] = getattr(turn.s.returns, ask.passes)
-    if ask.text_trigger:
-        kwargs = {"text": None}  # the Skip button of a typed answer
+    if ask.text_trigger and ask.trigger_for(option_id) == ask.text_trigger:
+        kwargs = {"text": None}  # the Skip button of a typed answer (not its Back)
     if not turn.fire(ask.trigger_for(option_id), **kwargs):
         turn.refused = True
         prompt(turn, "reprompt.unknown")

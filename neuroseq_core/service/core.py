@@ -95,7 +95,8 @@ class Service:
         reminder_id: int | None,
         admin: list[Reply] | None,
     ) -> list[OutboxItem]:
-        async with self.store.transaction(user_id) as tx:
+        # A reminder is not the user coming back: it leaves them as seen (the purge) and as blocked.
+        async with self.store.transaction(user_id, touch=reminder_id is None) as tx:
             if update_id is not None and await tx.seen(update_id):
                 log.info("update already handled", extra={"update_id": update_id})
                 return []

@@ -145,7 +145,7 @@ class Store(Protocol):
 
     clock: Clock  # the time the store writes (leases, last seen); tests move it
 
-    def transaction(self, user_id: str) -> AbstractAsyncContextManager[Transaction]:
+    def transaction(self, user_id: str, touch: bool = True) -> AbstractAsyncContextManager[Transaction]:
         """A transaction holding this user's lock: one update of a user at a time."""
 
     async def pending_outbox(

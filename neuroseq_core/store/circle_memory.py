@@ -115,7 +115,13 @@ class MemoryCircle:
             for u, m in rows
         ]
         logged = sorted(
-            ((k, r) for k, r in c.log.items() if r.circle_id == mine.circle_id and r.user_id in c.members),
+            (
+                (k, r)
+                for k, r in c.log.items()
+                if r.circle_id == mine.circle_id
+                and r.user_id in c.members
+                and c.members[r.user_id].circle_id == r.circle_id
+            ),
             key=lambda kr: (kr[1].logged_at, kr[0]),
             reverse=True,
         )[:TRIES_READ]
@@ -197,7 +203,9 @@ class MemoryCircle:
                 raise StaleSessionError(me)  # used meanwhile: the whole step runs again, and is refused
 
         def join(s: State) -> None:
-            used = s.circles.invites.pop(digest)
+            used = s.circles.invites.pop(digest, None)
+            if used is None:  # checked by still_open above; never half-applied
+                return
             s.circles.members[me] = MemberRow(used.circle_id, new_key(), used.role, used.label, language, now)
 
         self._tx.check(still_open)
@@ -219,6 +227,9 @@ class MemoryCircle:
         }
 
         def add(s: State) -> None:
+            member = s.circles.members.get(me)
+            if member is None or member.circle_id != row.circle_id:
+                return  # removed meanwhile: nothing is logged in a circle they are no longer in
             s.circles.log[log_id] = row
             for user_id, reminder_id in others.items():
                 other = s.circles.members.get(user_id)
@@ -226,7 +237,8 @@ class MemoryCircle:
                     r.user_id == user_id and r.kind == DIGEST and r.sent_at is None
                     for r in s.reminders.values()
                 )
-                if other is None or not other.digest or waiting:
+                user = s.users.get(user_id)
+                if other is None or not other.digest or waiting or user is None or not user.active:
                     continue
                 due = now + DIGEST_DELAY
                 if other.last_digest_at is not None:

@@ -28,7 +28,15 @@ from neuroseq_core.domain.circle import (
 )
 from neuroseq_core.domain.clock import Clock
 from neuroseq_core.domain.events import Reply
-from neuroseq_core.store.tables import circle_invites, circle_log, circle_members, circles, outbox, reminders
+from neuroseq_core.store.tables import (
+    circle_invites,
+    circle_log,
+    circle_members,
+    circles,
+    outbox,
+    reminders,
+    users,
+)
 
 DIGEST = "circle_digest"  # the reminder kind of the daily note
 DIGEST_EVERY = dt.timedelta(days=1)
@@ -100,7 +108,11 @@ class SqlCircle:
         logged = (
             await self._conn.execute(
                 sa.select(circle_log, circle_members.c.label, circle_members.c.role)
-                .join(circle_members, circle_members.c.user_id == circle_log.c.user_id)
+                .join(
+                    circle_members,
+                    (circle_members.c.user_id == circle_log.c.user_id)
+                    & (circle_members.c.circle_id == circle_log.c.circle_id),
+                )
                 .where(circle_log.c.circle_id == mine.circle_id)
                 .order_by(circle_log.c.logged_at.desc(), circle_log.c.id.desc())
                 .limit(TRIES_READ)
@@ -229,9 +241,11 @@ class SqlCircle:
         others = (
             await self._conn.execute(
                 sa.select(circle_members.c.user_id, circle_members.c.last_digest_at)
+                .join(users, users.c.user_id == circle_members.c.user_id)
                 .where(circle_members.c.circle_id == mine.circle_id)
                 .where(circle_members.c.user_id != self.user_id)
                 .where(circle_members.c.digest.is_(True))
+                .where(users.c.active.is_(True))  # nothing for someone who blocked the bot
             )
         ).all()
         for other in others:

@@ -15,6 +15,7 @@ from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
 from neuroseq_core.store.base import CLAIM_TIMEOUT, OUTBOX_LEASE, OutboxItem, Reminder, StaleSessionError
 from neuroseq_core.store.circle_memory import MemoryCircle
+from neuroseq_core.store.circle_sql import DIGEST
 from neuroseq_core.store.locks import KeyedLock
 from neuroseq_core.store.memory_rows import OutboxRow, ReminderRow, State, UserRow
 
@@ -186,14 +187,16 @@ class MemoryTransaction:
         return item_id
 
     async def cancel_reminders(self) -> int:
-        """Drop this user's reminders not yet sent; returns how many were pending before."""
+        """Drop this user's check-ins and progress offers not yet sent (not the circle's daily note)."""
         user_id = self.user_id
-        count = sum(
-            1 for r in self._store._state.reminders.values() if r.user_id == user_id and r.sent_at is None
-        )
+
+        def pending(r: ReminderRow) -> bool:
+            return r.user_id == user_id and r.sent_at is None and r.kind != DIGEST
+
+        count = sum(1 for r in self._store._state.reminders.values() if pending(r))
 
         def cancel(s: State) -> None:
-            for key in [k for k, r in s.reminders.items() if r.user_id == user_id and r.sent_at is None]:
+            for key in [k for k, r in s.reminders.items() if pending(r)]:
                 del s.reminders[key]
 
         self._apply(cancel)
@@ -239,18 +242,19 @@ class MemoryStore:
         self._pace: dict[str, float] = {}
 
     @asynccontextmanager
-    async def transaction(self, user_id: str) -> AsyncIterator[MemoryTransaction]:
+    async def transaction(self, user_id: str, touch: bool = True) -> AsyncIterator[MemoryTransaction]:
         """A transaction holding this user's lock; committed on normal exit, discarded on exception."""
         async with self._locks.hold(user_id):
             tx = MemoryTransaction(self, user_id)
             now = self.clock()
 
-            def touch(s: State) -> None:
+            def mark(s: State) -> None:
                 user = s.users.get(user_id)  # a known user's activity; nobody new is added here
                 if user is not None:
                     user.active, user.last_seen_at = True, now
 
-            tx._apply(touch)
+            if touch:  # not for a reminder: it is not the user coming back
+                tx._apply(mark)
             yield tx
             tx.commit()
 

@@ -75,7 +75,7 @@ class SqlStore:
                 yield conn
 
     @asynccontextmanager
-    async def transaction(self, user_id: str) -> AsyncIterator[SqlTransaction]:
+    async def transaction(self, user_id: str, touch: bool = True) -> AsyncIterator[SqlTransaction]:
         """A transaction holding this user's lock; committed on normal exit, rolled back on exception.
 
         Use only the transaction object inside: a writing store method called in the block would wait for
@@ -85,13 +85,16 @@ class SqlStore:
             async with self._begin() as conn:
                 # The UPDATE locks a known user's row (PostgreSQL), serialising their updates across
                 # processes; it never creates one (an old button after an erasure brings nobody back).
-                touch = {"t_user_id": user_id, "t_now": self.clock()}
-                known = (await conn.execute(q.TOUCH_KNOWN_USER, touch)).first() is not None
+                # Without `touch` (a reminder running): locked the same, but not marked seen or
+                # active, so the retention purge and a block still apply to someone who is away.
+                seen = q.TOUCH_KNOWN_USER if touch else q.LOCK_KNOWN_USER
+                params = {"t_user_id": user_id, "t_now": self.clock()} if touch else {"t_user_id": user_id}
+                known = (await conn.execute(seen, params)).first() is not None
                 if not known and self.dialect == "postgresql":
                     # Someone new: no row to lock yet, so a lock on their id, then the row if another
                     # process created it meanwhile.
                     await conn.execute(q.LOCK_NEW_USER, {"user_id": user_id})
-                    known = (await conn.execute(q.TOUCH_KNOWN_USER, touch)).first() is not None
+                    known = (await conn.execute(seen, params)).first() is not None
                 tx = SqlTransaction(self, conn, user_id, known)
                 yield tx
             if tx.erased:

@@ -14,7 +14,7 @@ from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
 from neuroseq_core.store import statements as q
 from neuroseq_core.store.base import OutboxItem, StaleSessionError
-from neuroseq_core.store.circle_sql import SqlCircle
+from neuroseq_core.store.circle_sql import DIGEST, SqlCircle
 from neuroseq_core.store.connect import SQLITE_BUSY_TIMEOUT_MS
 from neuroseq_core.store.tables import (
     circle_log,
@@ -251,9 +251,10 @@ async def add_reminder_row(
 
 
 async def cancel_reminder_rows(conn: AsyncConnection, user_id: str) -> int:
+    # Check-ins and progress offers; the circle's daily note has its own switch (SetDigest).
     stmt = (
         sa.delete(reminders)
-        .where(reminders.c.user_id == user_id, reminders.c.sent_at.is_(None))
+        .where(reminders.c.user_id == user_id, reminders.c.sent_at.is_(None), reminders.c.kind != DIGEST)
         .returning(reminders.c.id)
     )
     return len((await conn.execute(stmt)).all())

@@ -28,6 +28,10 @@ TOUCH_KNOWN_USER = (
     .values(active=True, last_seen_at=sa.bindparam("t_now"))
     .returning(users.c.user_id)
 )
+# The same row lock without marking the user seen (a reminder is not the user coming back).
+LOCK_KNOWN_USER = (
+    sa.select(users.c.user_id).where(users.c.user_id == sa.bindparam("t_user_id")).with_for_update()
+)
 LOCK_NEW_USER = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:user_id, 0))").bindparams(
     sa.bindparam("user_id", type_=USER)
 )
