@@ -9,14 +9,35 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from neuroseq_core.domain.circle import MAX_TRIES_SHOWN, CircleView, Try
+from neuroseq_core.domain.circle import MAX_TRIES_SHOWN, CircleView, Invitation, Try
 from neuroseq_core.domain.events import Button, Picture, Reply
 from neuroseq_core.engine.turn import Turn
 
 MAX_IDEAS = 6  # buttons to log a try with
+REMOVE = "remove:"  # the option id of removing a member: "remove:<their key>"
+# Who an invitee is, for their own questions: carers answer the caregiver questions, school staff
+# the questions about one student; a professional answers none and sees the circle.
+AS_ROLE = {"carer": ("caregiver", "parent", "home"), "school": ("educator", None, "classroom")}
 Shape = Literal["steadier", "same", "more", "unknown"]
 # The picture's shapes (drawn as for /progress): helped ✓, partly =, didn't help ⊕ (more support).
 SHAPE: dict[str, Shape] = {"worked": "steadier", "partly": "same", "not": "more", "not_tried": "unknown"}
+
+
+def circle_of(turn: Turn) -> CircleView | None:
+    """The circle the service read for this event, if any."""
+    world = turn.event.world
+    return world.circle if world is not None else None
+
+
+def invitation_of(turn: Turn) -> Invitation | None:
+    """The invite the service read for this event, if any."""
+    world = turn.event.world
+    return world.invitation if world is not None else None
+
+
+def role_name(turn: Turn, role: str) -> str:
+    """A role in words ("class teacher or school staff")."""
+    return turn.t(f"circle.role.{role}")
 
 
 def label_of(turn: Turn, label: str, role: str) -> str:

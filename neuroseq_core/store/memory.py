@@ -57,9 +57,6 @@ class MemoryTransaction:
         """Journal a check, run at commit before any write."""
         self._checks.append(op)
 
-    def _apply(self, op: Callable[[State], object]) -> None:
-        self._journal.append(op)
-
     def _stored_version(self) -> int | None:
         stored = self._store._state.sessions.get(self.user_id)
         return stored[0] if stored else None
@@ -83,7 +80,7 @@ class MemoryTransaction:
         # redelivery, and names nobody.
         owner = self.user_id if self._known else None
         now = self._store.clock()
-        self._apply(lambda s: s.processed.setdefault(update_id, (owner, now)))
+        self.apply(lambda s: s.processed.setdefault(update_id, (owner, now)))
 
     async def load_session(self) -> Session | None:
         """This user's session, or None for a new user."""
@@ -118,14 +115,14 @@ class MemoryTransaction:
         def write(s: State) -> None:
             s.sessions[user_id] = ((expected or 0) + 1, raw)
 
-        self._apply(write)
+        self.apply(write)
         self._has_overlay, self._overlay, self._expected = True, raw, (expected or 0) + 1
 
     def _ensure_user(self) -> None:
         if self._known:
             return
         self._known, user_id, now = True, self.user_id, self._store.clock()
-        self._apply(lambda s: s.users.setdefault(user_id, UserRow(True, now, now)))
+        self.apply(lambda s: s.users.setdefault(user_id, UserRow(True, now, now)))
 
     async def add_outbox(self, chat_id: str, replies: list[Reply]) -> list[OutboxItem]:
         """Queue replies to send after commit, claimed by this process for its lease; returns them."""
@@ -155,7 +152,7 @@ class MemoryTransaction:
                     s.outbox[key].claimed_by, s.outbox[key].lease_until = worker, lease
             s.outbox.update(rows)
 
-        self._apply(add)
+        self.apply(add)
         earlier = [replace(r, claimed_by=worker, lease_until=lease).item(k) for k, r in waiting]
         return earlier + [row.item(item_id) for item_id, row in rows.items()]
 
@@ -168,7 +165,7 @@ class MemoryTransaction:
             profile.model_dump_json(),
             as_utc(at),
         )
-        self._apply(lambda s: s.profiles.__setitem__(item_id, (user_id, when, raw)))
+        self.apply(lambda s: s.profiles.__setitem__(item_id, (user_id, when, raw)))
 
     async def delete_user(self) -> None:
         """Erase everything stored about this user."""
@@ -176,14 +173,14 @@ class MemoryTransaction:
         self._known, self._erased = False, True
         self._has_overlay, self._overlay, self._has_expected, self._expected = True, None, True, None
         self._seen.clear()
-        self._apply(lambda s: s.erase(user_id))
+        self.apply(lambda s: s.erase(user_id))
 
     async def add_reminder(self, chat_id: str, due_at: dt.datetime, kind: str) -> int:
         """Schedule a reminder for this user, committed with the rest of the transaction."""
         self._ensure_user()
         item_id = next(self._store._ids)
         row = ReminderRow(self.user_id, chat_id, as_utc(due_at), kind)
-        self._apply(lambda s: s.reminders.__setitem__(item_id, row))
+        self.apply(lambda s: s.reminders.__setitem__(item_id, row))
         return item_id
 
     async def cancel_reminders(self) -> int:
@@ -196,10 +193,9 @@ class MemoryTransaction:
         count = sum(1 for r in self._store._state.reminders.values() if pending(r))
 
         def cancel(s: State) -> None:
-            for key in [k for k, r in s.reminders.items() if pending(r)]:
-                del s.reminders[key]
+            s.reminders = {k: r for k, r in s.reminders.items() if not pending(r)}
 
-        self._apply(cancel)
+        self.apply(cancel)
         return count
 
     async def finish_reminder(self, reminder_id: int) -> bool:
@@ -214,7 +210,7 @@ class MemoryTransaction:
             if current is not None:
                 s.reminders[reminder_id] = replace(current, sent_at=now)
 
-        self._apply(finish)
+        self.apply(finish)
         return True
 
     async def bump(self, names: list[str]) -> None:
@@ -225,7 +221,7 @@ class MemoryTransaction:
             for key in keys:
                 s.counters[key] = s.counters.get(key, 0) + 1
 
-        self._apply(bump)
+        self.apply(bump)
 
 
 class MemoryStore:
@@ -254,7 +250,7 @@ class MemoryStore:
                     user.active, user.last_seen_at = True, now
 
             if touch:  # not for a reminder: it is not the user coming back
-                tx._apply(mark)
+                tx.apply(mark)
             yield tx
             tx.commit()
 
