@@ -22,6 +22,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import neuroseq_core.content  # noqa: E402, F401  (first: the safety package and content import each other)
 from neuroseq_core.safety.examples import Example  # noqa: E402
 from neuroseq_core.safety.words import normalise  # noqa: E402
 
