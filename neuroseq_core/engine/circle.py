@@ -82,17 +82,17 @@ def join_command(turn: Turn, args: str) -> None:
     if not args.strip():
         prompt(turn, "circle.join_how")
         return
-    openinvitation_of(turn)
+    open_invitation(turn)
 
 
 def on_start_link(turn: Turn, ev: Start) -> None:
     """/start with a deep link's parameter: the invite it carries."""
     if turn.state == "new" and ev.language:
         turn.s.language = turn.c.language(ev.language)
-    openinvitation_of(turn)
+    open_invitation(turn)
 
 
-def openinvitation_of(turn: Turn) -> None:
+def open_invitation(turn: Turn) -> None:
     """An invite opened (the deep link, or /join): who invites, what is shared, Join or Not now."""
     invitation = invitation_of(turn)
     if circle_of(turn) is not None:

@@ -35,13 +35,13 @@ from neuroseq_core.engine.turn import Turn
 
 
 @callback
-def incircle_of(turn: Turn, ev: EventData) -> bool:
+def in_circle(turn: Turn, ev: EventData) -> bool:
     """Guard: this user is in a circle."""
     return circle_of(turn) is not None
 
 
 @callback
-def answers_forcircle_of(turn: Turn, ev: EventData) -> bool:
+def answers_for_circle(turn: Turn, ev: EventData) -> bool:
     """Guard: this invitee answers questions of their own (carers and school staff)."""
     invitation = invitation_of(turn)
     return invitation is not None and invitation.role in AS_ROLE and invitation.age_band is not None
