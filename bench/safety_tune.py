@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import neuroseq_core.content  # noqa: E402, F401
 from neuroseq_core.safety.evaluate import evaluate  # noqa: E402
 from neuroseq_core.safety.examples import load_examples  # noqa: E402
 from neuroseq_core.safety.lexicon import LexiconScreen  # noqa: E402
