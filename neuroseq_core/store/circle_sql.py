@@ -271,12 +271,7 @@ class SqlCircle:
         """The daily note on or off (off also drops one that is waiting)."""
         await self._update_me(digest=on)
         if not on:
-            await self._conn.execute(
-                sa.delete(reminders)
-                .where(reminders.c.user_id == self.user_id)
-                .where(reminders.c.kind == DIGEST)
-                .where(reminders.c.sent_at.is_(None))
-            )
+            await self._drop_digest(self.user_id)
 
     async def digest_sent(self) -> None:
         """The next daily note counts from now."""
