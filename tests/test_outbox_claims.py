@@ -81,14 +81,23 @@ async def test_concurrent_claimers_never_share_a_row(backend: Backend) -> None:
             await tx.add_outbox(f"c{u}", [a_reply(f"{u}-{k}") for k in range(5)])
     clock.now = T0 + OUTBOX_LEASE * 2  # every lease over: all free
     claims: list[list[int]] = [[], [], []]
+    # Each takes a first batch before any goes on: on SQLite a claimer that meets the write lock
+    # sleeps in the busy handler, and the other two could drain the outbox before it wakes (a
+    # scheduling accident, not a shared row). After that, all three claim at once until it is empty.
+    started = asyncio.Barrier(3)
 
     async def claimer(i: int) -> None:
+        first = True
         while batch := await stores[i].claim_outbox(limit=7):
             claims[i].extend(item.id for item in batch)
             for item in batch:
                 await stores[i].mark_sent(item.id)  # sent: the user's next reply may be claimed
+            if first:
+                first = False
+                await started.wait()
 
-    await asyncio.gather(*(claimer(i) for i in range(3)))
+    async with asyncio.timeout(60):  # a claimer that never got a first batch would hold the others
+        await asyncio.gather(*(claimer(i) for i in range(3)))
     every_id = [i for c in claims for i in c]
     assert len(every_id) == len(set(every_id)) == n_users * 5
     assert all(claims), "every claimer took part"
