@@ -13,7 +13,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for SQLite's write lock before failing
+from neuroseq_core.store.sqlite_inline import inline_connector
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # a statement waits this long for another process's lock before failing
 CONNECT_TIMEOUT = 10  # seconds to reach PostgreSQL
 
 
@@ -42,8 +44,10 @@ def make_engine(url: str) -> AsyncEngine:
     if database in ("", ":memory:") or "mode=memory" in str(sa_url.query):
         # Each pooled connection would see its own empty database.
         raise ValueError("in-memory SQLite is not supported by the SQL store: use memory:// instead")
-    private_file(Path(database).expanduser())
-    engine = create_async_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    path = Path(database).expanduser()
+    private_file(path)
+    # sqlite3 called on the loop's thread, not through aiosqlite's helper thread (store/sqlite_inline.py).
+    engine = create_async_engine(sa_url, async_creator=inline_connector(path, SQLITE_BUSY_TIMEOUT_MS / 1000))
     _install_sqlite_hooks(engine)
     return engine
 
@@ -78,7 +82,8 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         for pragma in (
             "journal_mode=WAL",  # readers never block the writer, and the reverse
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            "busy_timeout=0",  # never sleep on the loop: the driver waits for a lock with asyncio.sleep
+            "wal_autocheckpoint=0",  # nor checkpoint on it: the driver does, on a worker thread
             "foreign_keys=ON",  # off by default in SQLite; ON DELETE CASCADE needs it
             "synchronous=NORMAL",  # with WAL: safe against a crash of the bot, not of the machine
             "secure_delete=ON",  # deleted rows are overwritten, not left in free pages (erasure)

@@ -14,6 +14,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,10 +29,10 @@ from neuroseq_core.store.sql_tx import (
     SqlTransaction,
     add_reminder_row,
     cancel_reminder_rows,
-    checkpoint,
     delete_outbox_row,
     item_of,
 )
+from neuroseq_core.store.sqlite_inline import checkpoint_now
 from neuroseq_core.store.tables import (
     circle_invites,
     counters,
@@ -43,6 +44,7 @@ from neuroseq_core.store.tables import (
 )
 
 log = logging.getLogger(__name__)
+CHECKPOINT_WAIT_MS = 1000  # after an erasure, how long the checkpoint waits for a reader elsewhere
 _CLAIM_LOCK = 7_302_611  # PostgreSQL advisory lock: one claimer at a time keeps a user's replies in order
 
 
@@ -64,6 +66,8 @@ class SqlStore:
         # in busy_timeout. Not re-entrant: never call a writing store method inside `transaction`.
         self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        database = engine.url.database if self.dialect == "sqlite" else None
+        self._sqlite_path = Path(database).expanduser() if database else None
 
     @asynccontextmanager
     async def _begin(self, write: bool = True) -> AsyncIterator[AsyncConnection]:
@@ -102,16 +106,11 @@ class SqlStore:
 
     async def _forget_pages(self) -> None:
         """After an erasure (SQLite): copy the WAL into the database and empty it, so the erased rows
-        live on neither in the log nor (secure_delete) in the freed pages. Best effort: a reader may
-        hold the log, and the next checkpoint finishes the job."""
-        if self.dialect != "sqlite":
-            return
-        try:
-            assert self._sqlite_writer is not None
-            async with self._sqlite_writer, self.engine.connect() as conn:
-                await conn.run_sync(checkpoint)
-        except sa.exc.SQLAlchemyError as exc:
-            log.warning("checkpoint after an erasure failed", extra={"error": type(exc).__name__})
+        live on neither in the log nor (secure_delete) in the freed pages. On a worker thread, waiting at
+        most a second for a reader elsewhere (another process, a backup) that holds the log; best effort:
+        the next checkpoint finishes the job (a failure is logged)."""
+        if self._sqlite_path is not None:
+            await checkpoint_now(self._sqlite_path, "TRUNCATE", CHECKPOINT_WAIT_MS)
 
     async def pending_outbox(
         self, limit: int = 100, older_than: dt.datetime | None = None

@@ -15,7 +15,6 @@ from neuroseq_core.domain.session import Profile, Session
 from neuroseq_core.store import statements as q
 from neuroseq_core.store.base import OutboxItem, StaleSessionError
 from neuroseq_core.store.circle_sql import DIGEST, SqlCircle
-from neuroseq_core.store.connect import SQLITE_BUSY_TIMEOUT_MS
 from neuroseq_core.store.tables import (
     circle_log,
     circle_members,
@@ -27,8 +26,6 @@ from neuroseq_core.store.tables import (
     sessions,
     users,
 )
-
-CHECKPOINT_WAIT_MS = 1000
 
 
 class TxStore(Protocol):
@@ -59,19 +56,6 @@ def delete_outbox_row(conn: sa.Connection, item_id: int) -> None:
     try:
         cursor.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
     finally:
-        cursor.close()
-
-
-def checkpoint(conn: sa.Connection) -> None:
-    # On the driver's connection, outside any transaction (SQLAlchemy would begin one around a statement).
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        # A reader elsewhere (another process, a backup) holding the log must not stall this
-        # process's writers for the full busy timeout: a second, then the next checkpoint finishes.
-        cursor.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
 
