@@ -129,7 +129,10 @@ async def test_checkpoints_run_on_a_worker_thread_and_copy_the_log(
     # Nothing was lost: every session is there after the store closed.
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == sqlite_inline.CHECKPOINT_EVERY * 2 + 1
+        assert (
+            conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
+            == sqlite_inline.CHECKPOINT_EVERY * 2 + 1
+        )
     finally:
         conn.close()
 
