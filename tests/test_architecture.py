@@ -107,6 +107,7 @@ CLOCK_EDGES = {
     "service/core.py",
     "content/resources.py",
     "safety/screen.py",
+    "store/sqlite_inline.py",  # the driver's deadline for another process's lock (I/O timing, not domain time)
 }
 _CLOCK = re.compile(r"\b(?:datetime\.now|date\.today|time\.time|time\.monotonic|utcnow)\(")
 
