@@ -17,7 +17,9 @@ from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardMarkup, Mess
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
 
+from bot.http import BoundedRequest
 from bot.recent import RecentSet
 from bot.render import answered_text, label_for
 from bot.sender import Sender
@@ -215,14 +217,23 @@ def build_application(
         .token(settings.require_token())
         .base_url(settings.telegram_api_url or DEFAULT_BASE_URL)
         .updater(None)
-        .connect_timeout(http_timeout)
-        .read_timeout(http_timeout)
-        .write_timeout(http_timeout)
-        .media_write_timeout(http_timeout)
-        .pool_timeout(http_timeout)
-        .get_updates_connect_timeout(http_timeout)
-        .get_updates_read_timeout(http_timeout)
-        .get_updates_pool_timeout(http_timeout)
+        .request(
+            BoundedRequest(
+                connect_timeout=http_timeout,
+                read_timeout=http_timeout,
+                write_timeout=http_timeout,
+                media_write_timeout=http_timeout,
+                pool_timeout=http_timeout,
+            )
+        )
+        .get_updates_request(
+            HTTPXRequest(
+                connection_pool_size=1,
+                connect_timeout=http_timeout,
+                read_timeout=http_timeout,
+                pool_timeout=http_timeout,
+            )
+        )
     )
     application = builder.build()
     sender = Sender(

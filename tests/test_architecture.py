@@ -108,6 +108,7 @@ CLOCK_EDGES = {
     "content/resources.py",
     "safety/screen.py",
     "store/sqlite_inline.py",  # the driver's deadline for another process's lock (I/O timing, not domain time)
+    "store/connect.py",  # how long a pooled connection sat unused (I/O timing)
 }
 _CLOCK = re.compile(r"\b(?:datetime\.now|date\.today|time\.time|time\.monotonic|utcnow)\(")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,8 @@ from neuroseq_core.store.sqlite_inline import inline_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a statement waits this long for another process's lock before failing
 CONNECT_TIMEOUT = 10  # seconds to reach PostgreSQL
+PING_AFTER_IDLE = 10.0  # seconds a pooled PostgreSQL connection may sit unused before it is pinged
+_USED = "neuroseq_used_at"
 
 
 def _normalise_url(url: str) -> URL:
@@ -39,7 +42,9 @@ def make_engine(url: str) -> AsyncEngine:
     sa_url = _normalise_url(url)
     if sa_url.get_backend_name() == "postgresql":
         # A server that does not answer is reported in seconds, not after asyncpg's default minute.
-        return create_async_engine(sa_url, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT})
+        pg_engine = create_async_engine(sa_url, connect_args={"timeout": CONNECT_TIMEOUT})
+        _ping_when_idle(pg_engine)
+        return pg_engine
     database = sa_url.database or ""
     if database in ("", ":memory:") or "mode=memory" in str(sa_url.query):
         # Each pooled connection would see its own empty database.
@@ -67,6 +72,36 @@ def private_file(path: Path) -> None:
     for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if extra.exists():
             os.chmod(extra, 0o600)
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """SQLAlchemy's pool_pre_ping, but only for a connection unused for PING_AFTER_IDLE seconds.
+
+    A ping is a round trip: on every checkout it cost 0.4 ms of the bot's CPU per update's transaction
+    and 0.3 ms per message marked sent (bench: 2.27 -> 1.88 and 0.65 -> 0.31 ms). A connection that
+    served a moment ago is almost surely alive; if the server restarted in between, the statement
+    fails as a disconnect, SQLAlchemy drops the pool's older connections, and the update is retried
+    (polling, webhook and the sender's mark-sent all retry). A failed ping here makes the pool take
+    a fresh connection, as pool_pre_ping does."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_USED] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_USED, 0.0) < PING_AFTER_IDLE:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the driver's own error for a dead connection
+            raise sa.exc.DisconnectionError("ping failed") from exc
+        if not alive:
+            raise sa.exc.DisconnectionError("ping failed")
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_USED] = time.monotonic()
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:

@@ -1,0 +1,73 @@
+"""PostgreSQL connections pinged only after sitting idle (store/connect.py `_ping_when_idle`): a pooled
+connection the server dropped is replaced before use once it has been idle, and costs one failed,
+retried operation at most when it was used a moment ago."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from neuroseq_core.domain.session import Session
+from neuroseq_core.store import connect
+from neuroseq_core.store.open import open_store
+from neuroseq_core.store.sql import SqlStore
+from pg import _admin
+
+KILL = (
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+
+
+async def save(store: SqlStore, user_id: str, nickname: str) -> None:
+    async with store.transaction(user_id) as tx:
+        await tx.save_session(Session(user_id=user_id, nickname=nickname))
+
+
+async def nickname(store: SqlStore, user_id: str) -> str | None:
+    async with store.transaction(user_id) as tx:
+        session = await tx.load_session()
+    return session.nickname if session else None
+
+
+async def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connect, "PING_AFTER_IDLE", 0.0)  # every connection counts as idle
+    store = await open_store(postgres_url)
+    assert isinstance(store, SqlStore)
+    try:
+        await save(store, "u-ping-1", "Robin")
+        await _admin(postgres_url, KILL)  # the server drops our pooled connection
+        await save(store, "u-ping-1", "Robin B")  # the ping finds it dead; a fresh one is used
+        assert await nickname(store, "u-ping-1") == "Robin B"
+    finally:
+        await store.close()
+
+
+async def test_a_busy_connection_is_not_pinged_and_a_drop_costs_one_retried_operation(
+    postgres_url: str,
+) -> None:
+    store = await open_store(postgres_url)
+    assert isinstance(store, SqlStore)
+    pings = 0
+    original = store.engine.dialect.do_ping
+
+    def counting(dbapi_connection: object) -> bool:
+        nonlocal pings
+        pings += 1
+        return original(dbapi_connection)  # type: ignore[arg-type]
+
+    store.engine.dialect.do_ping = counting  # type: ignore[method-assign]
+    try:
+        for i in range(20):
+            await save(store, "u-ping-2", f"Sam {i}")
+        assert pings == 0  # in use a moment ago: no round trip spent on a ping
+        await _admin(postgres_url, KILL)
+        with pytest.raises(sa.exc.DBAPIError) as failed:
+            await save(store, "u-ping-2", "lost")
+        assert failed.value.connection_invalidated  # seen as a disconnect: the pool is renewed
+        await save(store, "u-ping-2", "Sam again")  # what polling, the webhook and the sender do
+        assert await nickname(store, "u-ping-2") == "Sam again"
+    finally:
+        await store.close()
