@@ -51,7 +51,7 @@ def item_of(row: Any) -> OutboxItem:
 
 def delete_outbox_row(conn: sa.Connection, item_id: int) -> None:
     """SQLite: one DELETE on the driver's connection, which commits by itself (no BEGIN, no COMMIT:
-    a third of the thread hops of a transaction, on the path of every message sent)."""
+    a third of the statements of a transaction, on the path of every message sent)."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
