@@ -9,6 +9,7 @@ the row lock; the session version column is a second, optimistic guard.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import secrets
@@ -23,7 +24,7 @@ from neuroseq_core.domain.clock import Clock, utcnow
 from neuroseq_core.domain.session import Profile
 from neuroseq_core.store import statements as q
 from neuroseq_core.store.base import CLAIM_TIMEOUT, OUTBOX_LEASE, OutboxItem, Reminder
-from neuroseq_core.store.connect import begin
+from neuroseq_core.store.connect import PG_POOL_SIZE, begin
 from neuroseq_core.store.locks import KeyedLock
 from neuroseq_core.store.sql_tx import (
     SqlTransaction,
@@ -65,18 +66,23 @@ class SqlStore:
         # users from ~1.4 s to the length of the queue (bench/bench_store.py). Other processes still wait
         # in busy_timeout. Not re-entrant: never call a writing store method inside `transaction`.
         self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
+        # PostgreSQL: callers queue here for one of the pool's connections, not inside the pool, where
+        # each waiter would hold one of SQLAlchemy's greenlets and its copy of the stack (RSS grew with
+        # concurrency, ~20 KB per waiting user, in bench/bench_e2e.py).
+        self._slots = asyncio.Semaphore(PG_POOL_SIZE) if self.dialect == "postgresql" else None
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         database = engine.url.database if self.dialect == "sqlite" else None
         self._sqlite_path = Path(database).expanduser() if database else None
 
     @asynccontextmanager
     async def _begin(self, write: bool = True) -> AsyncIterator[AsyncConnection]:
-        if write and self._sqlite_writer is not None:
-            async with self._sqlite_writer, begin(self.engine, write) as conn:
-                yield conn
-        else:
-            async with begin(self.engine, write) as conn:
-                yield conn
+        turn = self._sqlite_writer if write and self._sqlite_writer is not None else self._slot()
+        async with turn, begin(self.engine, write) as conn:
+            yield conn
+
+    def _slot(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """A turn at one of PostgreSQL's pooled connections (nothing to wait for on SQLite)."""
+        return self._slots if self._slots is not None else contextlib.nullcontext()
 
     @asynccontextmanager
     async def transaction(self, user_id: str, touch: bool = True) -> AsyncIterator[SqlTransaction]:
@@ -168,7 +174,7 @@ class SqlStore:
             async with self._sqlite_writer, self.engine.connect() as conn:
                 await conn.run_sync(delete_outbox_row, item_id)
             return
-        async with self._autocommit.connect() as conn:
+        async with self._slot(), self._autocommit.connect() as conn:
             await conn.execute(q.DELETE_OUTBOX, {"item_id": item_id})
 
     async def mark_failed(self, item_id: int, parts_done: int = 0, tried: bool = True) -> None:
@@ -273,7 +279,7 @@ class SqlStore:
 
     async def ping(self) -> None:
         """One round trip to the database; raises if it cannot be reached."""
-        async with self.engine.connect() as conn:
+        async with self._slot(), self.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
     async def close(self) -> None:
