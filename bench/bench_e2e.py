@@ -1,9 +1,11 @@
-"""End-to-end benchmark: N simulated users through the real bot and the loopback fake Bot API.
+"""End-to-end benchmark: N simulated users at once through the real bot and the loopback fake Bot API.
 
 Three processes per run, so each one's CPU and memory are its own:
-- the driver: the tests' fake Bot API (bench/_fakeapi.py, timed) and N users. Each user sends
-  /start, then waits for the bot's next message with buttons and presses the first (or a random)
-  one, until the result picture arrives; every user waits for the reply before the next tap;
+- the driver: the tests' fake Bot API (bench/_fakeapi.py, timed) and N users in flight. Each user
+  sends /start, then waits for the bot's next message with buttons and presses the first (or a random)
+  one, until the result picture arrives; every user waits for the reply before the next tap. When a
+  conversation ends a new user starts, until --conversations (at least 400) have run, so a run with
+  few users is long enough to measure (40 users' single conversations took 2 s);
 - the bot: our real python-telegram-bot Application (bot.polling.serve_polling) with the real
   Service, engine and content, on a store: memory, SQLite (temp file) or PostgreSQL (a throwaway
   cluster, or --postgres URL);
@@ -17,7 +19,7 @@ Measured: updates/s (user updates handled / wall time from the first /start to t
 result), delivery→reply p50/p99 (getUpdates hands the update out → the first sendMessage/sendPhoto
 for that chat reaches the fake server), press→reply p99 (the user's press is queued → the next
 message), peak RSS of the bot process, and RSS growth per stored idle session (RSS after every user
-finished, minus RSS once started, over N users).
+finished, minus RSS once started, over the conversations: each is a new user, stored).
 
 Targets (PASS/FAIL): updates/s ≥ 0.8 × the floor's, press→reply p99 ≤ 1.5 × the floor's, RSS growth
 ≤ 5 KiB per stored session. Each is the median of --rounds rounds (3 by default); a round runs every
@@ -28,7 +30,8 @@ is one cause), so a single pair is one noisy sample.
     python bench/bench_e2e.py                         # 100 and 1,000 users; memory, SQLite, PostgreSQL, echo
     python bench/bench_e2e.py --users 10000           # the long one
     python bench/bench_e2e.py --users 100 --stores sqlite --pick random
-    python bench/bench_e2e.py --users 1000 --stores               # the echo baseline alone (25 taps each)
+    python bench/bench_e2e.py --users 1000 --stores --floor echo  # the echo baseline alone (25 taps each)
+    python bench/bench_e2e.py --users 40 --conversations 4000     # 40 at once, 4,000 conversations in all
     NEUROSEQ_BENCH_PROFILE=/tmp/bot.prof python bench/bench_e2e.py --users 100 --stores sqlite  # cProfile the bot
 """
 
@@ -71,6 +74,10 @@ WAIT = 120.0  # seconds a user waits for the bot's next message before giving up
 WAIT_PER_USER = 0.05  # ... and more with many users: at ~80 updates/s, 10,000 users wait ~125 s a turn
 MAX_TAPS = 200
 WARM_USERS = 5
+# Conversations per run, at least: when one ends a new user starts, so --users stay in flight. 40 users'
+# single 360 updates took 2 s, too short to tell a bot's speed from the start and the tail (the same
+# bot measured 0.55-0.90 x the floor in three rounds).
+MIN_CONVERSATIONS = 400
 PREFIX = "@@"  # lines of the processes' little protocol start with this, then JSON
 
 
@@ -178,7 +185,13 @@ async def driver(args: argparse.Namespace) -> int:
     await settle(api)
     before = api.method_counts()  # the warm-up's calls are not this run's
     cpu0, start = os.times(), time.perf_counter()
-    await asyncio.gather(*(run_user(api, 10_000_000 + i, args, rng, out) for i in range(args.users[0])))
+    ids = iter(range(10_000_000, 10_000_000 + args.conversations))
+
+    async def one_at_a_time() -> None:  # one of --users in flight: a new user as each one ends
+        for uid in ids:
+            await run_user(api, uid, args, rng, out)
+
+    await asyncio.gather(*(one_at_a_time() for _ in range(min(args.users[0], args.conversations))))
     wall = time.perf_counter() - start
     cpu1 = os.times()
     await settle(api)  # the result's texts follow its picture, after the users stopped reading
@@ -390,13 +403,14 @@ def tell(proc: subprocess.Popen[str], command: str) -> None:
 
 
 def one_run(
-    kind: str, users: int, pick_mode: str, seed: int, taps: int = 0, store: str = "", db: str = "",
-    echo_concurrent: bool = False, mix: str = "",
+    kind: str, users: int, conversations: int, pick_mode: str, seed: int, taps: int = 0, store: str = "",
+    db: str = "", echo_concurrent: bool = False, mix: str = "",
 ) -> dict[str, Any]:  # fmt: skip
     """One driver and one bot; returns the driver's figures and the bot's memory."""
     drv = child(
-        "driver", "--users", str(users), "--pick", pick_mode, "--seed", str(seed), "--taps", str(taps)
-    )
+        "driver", "--users", str(users), "--conversations", str(conversations), "--pick", pick_mode,
+        "--seed", str(seed), "--taps", str(taps),
+    )  # fmt: skip
     bot: subprocess.Popen[str] | None = None
     try:
         assert drv.stdout is not None
@@ -432,7 +446,7 @@ def one_run(
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-    result.update(before=before, after=after, kind=kind, store=store, users=users)
+    result.update(before=before, after=after, kind=kind, store=store, users=users, sessions=conversations)
     return result
 
 
@@ -440,13 +454,14 @@ def fmt_row(name: str, r: dict[str, Any], echo: dict[str, Any] | None) -> list[o
     """A table row from one run."""
     ups = r["updates"] / r["wall"]
     ratio = f"{ups / (echo['updates'] / echo['wall']):.2f}" if echo else "-"
-    grown = (r["after"]["rss_kib"] - r["before"]["rss_kib"]) * 1024 / r["users"]
+    grown = (r["after"]["rss_kib"] - r["before"]["rss_kib"]) * 1024 / r["sessions"]
     bot_cpu = r["after"]["cpu_s"] - r["before"]["cpu_s"]
     return [
         name,
         r["users"],
+        r["sessions"],
         r["updates"],
-        f"{r['updates'] / max(r['users'], 1):.1f}",
+        f"{r['updates'] / max(r['sessions'], 1):.1f}",
         f"{r['wall']:.1f}",
         f"{ups:.0f}",
         ratio,
@@ -461,8 +476,8 @@ def fmt_row(name: str, r: dict[str, Any], echo: dict[str, Any] | None) -> list[o
 
 
 HEADER = [
-    "bot / store", "users", "updates", "updates/conv", "wall s", "updates/s", "× floor", "d→r p50 ms",
-    "d→r p99 ms", "push→r p99 ms", "peak RSS MiB", "RSS growth B/user", "CPU % bot / driver",
+    "bot / store", "users", "conversations", "updates", "updates/conv", "wall s", "updates/s", "× floor",
+    "d→r p50 ms", "d→r p99 ms", "push→r p99 ms", "peak RSS MiB", "RSS growth B/session", "CPU % bot / driver",
     "bot CPU ms/update",
 ]  # fmt: skip
 
@@ -485,6 +500,11 @@ async def start_postgres(url: str | None) -> tuple[Any, str | None, str]:
         return None, None, f"could not start a throwaway cluster: {exc}"
 
 
+def conversations(users: int, args: argparse.Namespace) -> int:
+    """Conversations in a run of `users` at once: --conversations, or at least MIN_CONVERSATIONS."""
+    return int(args.conversations) if args.conversations else max(users, MIN_CONVERSATIONS)
+
+
 def run_store(
     store: str, users: int, args: argparse.Namespace, server: str | None, pg: Any
 ) -> dict[str, Any]:
@@ -498,7 +518,9 @@ def run_store(
             name = f"neuroseq_bench_{secrets.token_hex(4)}"
             db = pg.create_database(server, name)
         try:
-            return one_run("ours", users, args.pick, args.seed, store=store, db=db)
+            return one_run(
+                "ours", users, conversations(users, args), args.pick, args.seed, store=store, db=db
+            )
         finally:
             if name:
                 assert server is not None
@@ -514,10 +536,13 @@ def run_floor(
         print(f"round {number}: running {users} users on the bare bot ({taps} taps each; per update "
               f"{calls}) ...", flush=True)  # fmt: skip
         return one_run(
-            "bare", users, args.pick, args.seed, taps=taps, mix=json.dumps(mix)
+            "bare", users, conversations(users, args), args.pick, args.seed, taps=taps, mix=json.dumps(mix)
         ), "bare PTB, same calls"
     print(f"round {number}: running {users} users on the echo bot ({taps} taps each) ...", flush=True)
-    floor = one_run("echo", users, args.pick, args.seed, taps=taps, echo_concurrent=args.echo_concurrent)
+    floor = one_run(
+        "echo", users, conversations(users, args), args.pick, args.seed, taps=taps,
+        echo_concurrent=args.echo_concurrent,
+    )  # fmt: skip
     return floor, "echo (PTB, concurrent_updates)" if args.echo_concurrent else "echo (PTB defaults)"
 
 
@@ -553,7 +578,9 @@ def orchestrate(args: argparse.Namespace) -> int:
                           flush=True)  # fmt: skip
                 if mix is None:  # the floor makes the calls the first round's bots made, every round
                     taps = (
-                        round(sum(r["updates"] / r["users"] for _, r in runs) / len(runs)) - 1 if runs else 25
+                        round(sum(r["updates"] / r["sessions"] for _, r in runs) / len(runs)) - 1
+                        if runs
+                        else 25
                     )
                     mix = {m: sum(r["methods"].get(m, 0) / r["updates"] for _, r in runs) / max(len(runs), 1)
                            for m in ("answerCallbackQuery", "editMessageText", "sendMessage", "sendPhoto")}  # fmt: skip
@@ -581,9 +608,10 @@ def orchestrate(args: argparse.Namespace) -> int:
                                  f"{p99:.2f} × the floor's, median of {len(p99s)} rounds "
                                  f"({', '.join(f'{x:.2f}' for x in p99s)}) (target ≤ {TARGET_P99_RATIO})")  # fmt: skip
                 grown = statistics.median(
-                    (r["after"]["rss_kib"] - r["before"]["rss_kib"]) * 1024 / r["users"] for r, _ in pairs
+                    (r["after"]["rss_kib"] - r["before"]["rss_kib"]) * 1024 / r["sessions"] for r, _ in pairs
                 )
-                grown_total.setdefault(name, []).append((users, grown * users))
+                sessions = pairs[0][0]["sessions"]
+                grown_total.setdefault(name, []).append((sessions, grown * sessions))
                 good = grown <= TARGET_IDLE_BYTES
                 ok &= good
                 lines.append(f"{'PASS' if good else 'FAIL'}: {name}, {users} users: RSS growth {grown:.0f} B "
@@ -601,13 +629,13 @@ def orchestrate(args: argparse.Namespace) -> int:
             cluster.stop()
     for name, points in grown_total.items():
         if len(points) >= 2:
-            # RSS growth = fixed (the high-water mark of ~100 updates in flight) + users × per-user cost:
+            # RSS growth = fixed (the high-water mark of the updates in flight) + sessions × per-session cost:
             # the slope between the smallest and largest run separates the two.
             (n1, g1), (n2, g2) = min(points), max(points)
             if n2 > n1:
                 slope = (g2 - g1) / (n2 - n1)
-                lines.append(f"info: {name}: RSS growth slope {slope:.0f} B per extra user between {n1} and "
-                             f"{n2} users; fixed part ≈ {(g1 - slope * n1) / 1024:.0f} KiB")  # fmt: skip
+                lines.append(f"info: {name}: RSS growth slope {slope:.0f} B per extra session between {n1} and "
+                             f"{n2} sessions; fixed part ≈ {(g1 - slope * n1) / 1024:.0f} KiB")  # fmt: skip
     print()
     print(table(HEADER, rows))
     print()
@@ -627,6 +655,10 @@ def main() -> int:
     parser.add_argument(
         "--users", type=int, action="append", help="simulated users (repeat; default 100 and 1000)"
     )
+    parser.add_argument(
+        "--conversations", type=int, default=0,
+        help=f"conversations per run, --users of them at a time (default: --users, at least {MIN_CONVERSATIONS})",
+    )  # fmt: skip
     parser.add_argument("--stores", nargs="*", default=["memory", "sqlite", "postgresql"],
                         choices=["memory", "sqlite", "postgresql"])  # fmt: skip
     parser.add_argument(
