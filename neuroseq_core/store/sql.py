@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from neuroseq_core.domain.clock import Clock, utcnow
 from neuroseq_core.domain.session import Profile
+from neuroseq_core.store import pg_raw
 from neuroseq_core.store import statements as q
 from neuroseq_core.store.base import CLAIM_TIMEOUT, OUTBOX_LEASE, OutboxItem, Reminder
 from neuroseq_core.store.connect import PG_POOL_SIZE, begin
@@ -70,7 +71,6 @@ class SqlStore:
         # each waiter would hold one of SQLAlchemy's greenlets and its copy of the stack (RSS grew with
         # concurrency, ~20 KB per waiting user, in bench/bench_e2e.py).
         self._slots = asyncio.Semaphore(PG_POOL_SIZE) if self.dialect == "postgresql" else None
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         database = engine.url.database if self.dialect == "sqlite" else None
         self._sqlite_path = Path(database).expanduser() if database else None
 
@@ -105,7 +105,9 @@ class SqlStore:
                     # process created it meanwhile.
                     await conn.execute(q.LOCK_NEW_USER, {"user_id": user_id})
                     known = (await conn.execute(seen, params)).first() is not None
-                tx = SqlTransaction(self, conn, user_id, known)
+                # Begun by the statement above; the rest of the hot path goes to asyncpg (pg_raw).
+                driver = await pg_raw.driver_of(conn) if self.dialect == "postgresql" else None
+                tx = SqlTransaction(self, conn, user_id, known, driver)
                 yield tx
             if tx.erased:
                 await self._forget_pages()
@@ -174,8 +176,9 @@ class SqlStore:
             async with self._sqlite_writer, self.engine.connect() as conn:
                 await conn.run_sync(delete_outbox_row, item_id)
             return
-        async with self._slot(), self._autocommit.connect() as conn:
-            await conn.execute(q.DELETE_OUTBOX, {"item_id": item_id})
+        async with self._slot(), self.engine.connect() as conn:
+            # No transaction: SQLAlchemy's begins with its first statement, and there is none.
+            await (await pg_raw.driver_of(conn)).execute(pg_raw.DELETE_OUTBOX, item_id)
 
     async def mark_failed(self, item_id: int, parts_done: int = 0, tried: bool = True) -> None:
         """Release the claim, counting a failed attempt if it was `tried` (the item stays for a retry)."""

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
-from neuroseq_core.domain.clock import Clock
+from neuroseq_core.domain.clock import Clock, as_utc
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
+from neuroseq_core.store import pg_raw
 from neuroseq_core.store import statements as q
 from neuroseq_core.store.base import OutboxItem, StaleSessionError
 from neuroseq_core.store.circle_sql import DIGEST, SqlCircle
@@ -62,9 +63,17 @@ def delete_outbox_row(conn: sa.Connection, item_id: int) -> None:
 class SqlTransaction:
     """One user's work inside one database transaction (see `SqlStore.transaction`)."""
 
-    def __init__(self, store: TxStore, conn: AsyncConnection, user_id: str, known: bool) -> None:
+    def __init__(
+        self,
+        store: TxStore,
+        conn: AsyncConnection,
+        user_id: str,
+        known: bool,
+        driver: pg_raw.Driver | None = None,
+    ) -> None:
         self._store = store
         self._conn = conn
+        self._pg = driver  # PostgreSQL: the hot path's statements go to asyncpg directly (pg_raw)
         self.user_id = user_id
         self._known = known  # the users row exists (in this transaction)
         self.erased = False
@@ -77,17 +86,26 @@ class SqlTransaction:
     async def seen(self, update_id: int) -> bool:
         """True if this update id was already handled (a redelivery). The session is read in the
         same round trip, for the `load_session` that almost always follows."""
-        row = (
-            await self._conn.execute(q.SEEN_AND_SESSION, {"update_id": update_id, "user_id": self.user_id})
-        ).one()
-        self._prefetched, self._waiting = (row.version, row.data), int(row.waiting)
-        return row.seen is not None
+        if self._pg is not None:
+            row = await self._pg.fetchrow(pg_raw.SEEN_AND_SESSION, update_id, self.user_id)
+        else:
+            row = (
+                await self._conn.execute(
+                    q.SEEN_AND_SESSION, {"update_id": update_id, "user_id": self.user_id}
+                )
+            ).one()
+        seen, version, data, waiting = row
+        self._prefetched, self._waiting = (version, data), int(waiting)
+        return seen is not None
 
     async def mark_seen(self, update_id: int) -> None:
         """Record that this update id is handled, in this transaction."""
         # Someone we keep nothing about (erased, or a stale press) leaves the id alone: it still stops a
         # redelivery, and names nobody.
         owner = self.user_id if self._known else None
+        if self._pg is not None:
+            await self._pg.execute(pg_raw.MARK_SEEN, update_id, owner, as_utc(self._store.clock()))
+            return
         await self._conn.execute(
             q.MARK_SEEN, {"update_id": update_id, "user_id": owner, "now": self._store.clock()}
         )
@@ -111,6 +129,19 @@ class SqlTransaction:
         now, data = self._store.clock(), session.to_json()
         await self._ensure_user()  # a new user, or one starting over after an erasure
         self._prefetched = None
+        if self._pg is not None:
+            new_version = await (
+                self._pg.fetchval(pg_raw.INSERT_SESSION, self.user_id, data, as_utc(now))
+                if self._version is None
+                else self._pg.fetchval(pg_raw.UPDATE_SESSION, self.user_id, self._version, data, as_utc(now))
+            )
+        else:
+            new_version = await self._save_through_sqlalchemy(data, now)
+        if new_version is None:
+            raise StaleSessionError(self.user_id)
+        self._version = new_version
+
+    async def _save_through_sqlalchemy(self, data: str, now: dt.datetime) -> int | None:
         stmt: ReturningInsert[tuple[int]] | ReturningUpdate[tuple[int]]
         params: dict[str, Any] = {"b_user_id": self.user_id, "b_data": data, "b_now": now}
         if self._version is None:
@@ -118,10 +149,7 @@ class SqlTransaction:
         else:
             stmt = q.UPDATE_SESSION
             params["b_version"] = self._version
-        new_version = (await self._conn.execute(stmt, params)).scalar()
-        if new_version is None:
-            raise StaleSessionError(self.user_id)
-        self._version = new_version
+        return (await self._conn.execute(stmt, params)).scalar()
 
     async def _ensure_user(self) -> None:
         if not self._known:
@@ -137,23 +165,41 @@ class SqlTransaction:
         earlier: list[OutboxItem] = []
         if self._waiting != 0:  # unknown, or replies of theirs still waiting: keep the order
             earlier = await self._take_earlier(now, lease)
-        rows = [
-            {
-                "user_id": self.user_id,
-                "chat_id": chat_id,
-                "payload": r.model_dump_json(),
-                "created_at": now,
-                "claimed_by": self._store.worker,
-                "lease_until": lease,
-            }
-            for r in replies
-        ]
-        ids = list((await self._conn.execute(q.ADD_OUTBOX, rows)).scalars())
+        payloads = [r.model_dump_json() for r in replies]
+        if self._pg is not None:
+            found = await self._pg.fetch(
+                pg_raw.ADD_OUTBOX,
+                self.user_id,
+                chat_id,
+                as_utc(now),
+                self._store.worker,
+                as_utc(lease),
+                payloads,
+            )
+            ids = sorted(int(r[0]) for r in found)
+        else:
+            ids = await self._add_through_sqlalchemy(chat_id, payloads, now, lease)
         new = [
             OutboxItem(i, self.user_id, chat_id, r, lease_until=lease)
             for i, r in zip(ids, replies, strict=True)
         ]
         return earlier + new
+
+    async def _add_through_sqlalchemy(
+        self, chat_id: str, payloads: list[str], now: dt.datetime, lease: dt.datetime
+    ) -> list[int]:
+        rows = [
+            {
+                "user_id": self.user_id,
+                "chat_id": chat_id,
+                "payload": payload,
+                "created_at": now,
+                "claimed_by": self._store.worker,
+                "lease_until": lease,
+            }
+            for payload in payloads
+        ]
+        return list((await self._conn.execute(q.ADD_OUTBOX, rows)).scalars())
 
     async def _take_earlier(self, now: dt.datetime, lease: dt.datetime) -> list[OutboxItem]:
         """This user's replies still waiting and held by nobody (their delivery failed): claimed now,
