@@ -109,6 +109,7 @@ class SqlStore:
                 driver = await pg_raw.driver_of(conn) if self.dialect == "postgresql" else None
                 tx = SqlTransaction(self, conn, user_id, known, driver)
                 yield tx
+                await tx.flush()  # PostgreSQL: what was held back for one statement (pg_raw.Writes)
             if tx.erased:
                 await self._forget_pages()
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
-from neuroseq_core.domain.clock import Clock, as_utc
+from neuroseq_core.domain.clock import Clock
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
 from neuroseq_core.store import pg_raw
@@ -74,6 +74,7 @@ class SqlTransaction:
         self._store = store
         self._conn = conn
         self._pg = driver  # PostgreSQL: the hot path's statements go to asyncpg directly (pg_raw)
+        self._held = pg_raw.Writes(driver, user_id) if driver is not None else None
         self.user_id = user_id
         self._known = known  # the users row exists (in this transaction)
         self.erased = False
@@ -86,6 +87,7 @@ class SqlTransaction:
     async def seen(self, update_id: int) -> bool:
         """True if this update id was already handled (a redelivery). The session is read in the
         same round trip, for the `load_session` that almost always follows."""
+        await self.flush()  # a processed id or a session held back is read as written
         if self._pg is not None:
             row = await self._pg.fetchrow(pg_raw.SEEN_AND_SESSION, update_id, self.user_id)
         else:
@@ -103,8 +105,8 @@ class SqlTransaction:
         # Someone we keep nothing about (erased, or a stale press) leaves the id alone: it still stops a
         # redelivery, and names nobody.
         owner = self.user_id if self._known else None
-        if self._pg is not None:
-            await self._pg.execute(pg_raw.MARK_SEEN, update_id, owner, as_utc(self._store.clock()))
+        if self._held is not None:
+            self._held.seen(update_id, owner, self._store.clock())
             return
         await self._conn.execute(
             q.MARK_SEEN, {"update_id": update_id, "user_id": owner, "now": self._store.clock()}
@@ -115,6 +117,7 @@ class SqlTransaction:
         if self._prefetched is not None:
             (version, data), self._prefetched = self._prefetched, None
         else:
+            await self.flush()
             row = (await self._conn.execute(q.LOAD_SESSION, {"user_id": self.user_id})).first()
             version, data = (row.version, row.data) if row else (None, None)
         if not self._has_version:
@@ -122,24 +125,29 @@ class SqlTransaction:
         return Session.from_json(data) if data is not None else None
 
     async def save_session(self, session: Session) -> None:
-        """Store the session; raises StaleSessionError if its version moved since it was loaded."""
+        """Store the session; raises StaleSessionError if its version moved since it was loaded
+        (PostgreSQL: when it is written, with the replies or before commit)."""
+        await self.flush()  # a second save in one transaction expects the first one's version
         if not self._has_version:  # saved without loading: expect what is stored now
             version = (await self._conn.execute(q.SESSION_VERSION, {"user_id": self.user_id})).scalar()
             self._has_version, self._version = True, version
         now, data = self._store.clock(), session.to_json()
         await self._ensure_user()  # a new user, or one starting over after an erasure
         self._prefetched = None
-        if self._pg is not None:
-            new_version = await (
-                self._pg.fetchval(pg_raw.INSERT_SESSION, self.user_id, data, as_utc(now))
-                if self._version is None
-                else self._pg.fetchval(pg_raw.UPDATE_SESSION, self.user_id, self._version, data, as_utc(now))
-            )
-        else:
-            new_version = await self._save_through_sqlalchemy(data, now)
+        if self._held is not None:
+            self._held.save(self._version, data, now)
+            return
+        new_version = await self._save_through_sqlalchemy(data, now)
         if new_version is None:
             raise StaleSessionError(self.user_id)
         self._version = new_version
+
+    async def flush(self) -> None:
+        """PostgreSQL: write what is held back (pg_raw.Writes). The store calls this before commit."""
+        if self._held is not None and self._held.pending:
+            version, _ = await self._held.write()
+            if version is not None:
+                self._version = version
 
     async def _save_through_sqlalchemy(self, data: str, now: dt.datetime) -> int | None:
         stmt: ReturningInsert[tuple[int]] | ReturningUpdate[tuple[int]]
@@ -166,17 +174,10 @@ class SqlTransaction:
         if self._waiting != 0:  # unknown, or replies of theirs still waiting: keep the order
             earlier = await self._take_earlier(now, lease)
         payloads = [r.model_dump_json() for r in replies]
-        if self._pg is not None:
-            found = await self._pg.fetch(
-                pg_raw.ADD_OUTBOX,
-                self.user_id,
-                chat_id,
-                as_utc(now),
-                self._store.worker,
-                as_utc(lease),
-                payloads,
-            )
-            ids = sorted(int(r[0]) for r in found)
+        if self._held is not None:  # with the held session save and processed id, in one statement
+            version, ids = await self._held.write((chat_id, now, self._store.worker, lease, payloads))
+            if version is not None:
+                self._version = version
         else:
             ids = await self._add_through_sqlalchemy(chat_id, payloads, now, lease)
         new = [
@@ -233,6 +234,8 @@ class SqlTransaction:
         await self._conn.execute(sa.delete(circles).where(circles.c.owner_id == self.user_id))
         for table in (circle_log, circle_members, sessions, profiles, outbox, reminders, users):
             await self._conn.execute(sa.delete(table).where(table.c.user_id == self.user_id))
+        if self._held is not None:
+            self._held.forget_user()
         self._known, self.erased, self._has_version, self._version = False, True, True, None
         self._prefetched, self._waiting = None, 0
 
