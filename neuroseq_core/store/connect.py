@@ -143,7 +143,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 async def begin(engine: AsyncEngine, write: bool = True) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction: committed on normal exit, rolled back on an exception."""
     async with engine.connect() as conn:
-        if write:
+        if write and engine.dialect.name == "sqlite":  # read by the BEGIN hook (_install_sqlite_hooks)
             await conn.execution_options(neuroseq_write=True)
         async with conn.begin():
             yield conn

@@ -41,10 +41,11 @@ async def driver_of(conn: AsyncConnection) -> Driver:
 
 
 # statements.SEEN_AND_SESSION: whether the update was handled, the session, and this user's waiting
-# replies, in one round trip. $1 update id, $2 user id.
+# replies and how many of them a sender holds, in one round trip. $1 update id, $2 user id, $3 soon.
 SEEN_AND_SESSION = (
     "SELECT (SELECT 1 FROM processed_updates WHERE update_id = $1) AS seen, s.version, s.data, "
-    "(SELECT count(*) FROM outbox WHERE user_id = $2) AS waiting "
+    "(SELECT count(*) FROM outbox WHERE user_id = $2) AS waiting, "
+    "(SELECT count(*) FROM outbox WHERE user_id = $2 AND lease_until > $3::timestamptz) AS held "
     "FROM (SELECT 1 AS one) AS x LEFT OUTER JOIN sessions s ON s.user_id = $2"
 )
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
-from neuroseq_core.domain.clock import Clock
+from neuroseq_core.domain.clock import Clock, as_utc
 from neuroseq_core.domain.events import Reply
 from neuroseq_core.domain.session import Profile, Session
 from neuroseq_core.store import pg_raw
@@ -27,6 +27,8 @@ from neuroseq_core.store.tables import (
     sessions,
     users,
 )
+
+HELD_MARGIN = dt.timedelta(seconds=5)  # a lease ending later than this is "held" for this transaction
 
 
 class TxStore(Protocol):
@@ -88,16 +90,16 @@ class SqlTransaction:
         """True if this update id was already handled (a redelivery). The session is read in the
         same round trip, for the `load_session` that almost always follows."""
         await self.flush()  # a processed id or a session held back is read as written
+        # A reply a sender holds for a while yet is being sent just ahead: the new ones follow it, and
+        # `add_outbox` has nothing to take over (no query). The margin covers this transaction's length.
+        soon = self._store.clock() + HELD_MARGIN
         if self._pg is not None:
-            row = await self._pg.fetchrow(pg_raw.SEEN_AND_SESSION, update_id, self.user_id)
+            row = await self._pg.fetchrow(pg_raw.SEEN_AND_SESSION, update_id, self.user_id, as_utc(soon))
         else:
-            row = (
-                await self._conn.execute(
-                    q.SEEN_AND_SESSION, {"update_id": update_id, "user_id": self.user_id}
-                )
-            ).one()
-        seen, version, data, waiting = row
-        self._prefetched, self._waiting = (version, data), int(waiting)
+            params = {"update_id": update_id, "user_id": self.user_id, "soon": soon}
+            row = (await self._conn.execute(q.SEEN_AND_SESSION, params)).one()
+        seen, version, data, waiting, held = row
+        self._prefetched, self._waiting = (version, data), 0 if held else int(waiting)
         return seen is not None
 
     async def mark_seen(self, update_id: int) -> None:

@@ -54,11 +54,18 @@ BUMP = sa.text(
 
 SEEN = sa.select(sa.literal(1)).where(processed_updates.c.update_id == sa.bindparam("update_id"))
 # Whether the update was handled, and the session, in one round trip (one row, whatever exists).
+# `waiting`: their replies not yet sent; `held`: how many of those a sender holds for a while yet (then
+# the new replies simply follow: nothing to take over, and no query for it).
 SEEN_AND_SESSION = sa.text(
     "SELECT (SELECT 1 FROM processed_updates WHERE update_id = :update_id) AS seen, s.version, s.data, "
-    "(SELECT count(*) FROM outbox WHERE user_id = :user_id) AS waiting "
+    "(SELECT count(*) FROM outbox WHERE user_id = :user_id) AS waiting, "
+    "(SELECT count(*) FROM outbox WHERE user_id = :user_id AND lease_until > :soon) AS held "
     "FROM (SELECT 1 AS one) AS x LEFT OUTER JOIN sessions s ON s.user_id = :user_id"
-).bindparams(sa.bindparam("update_id", type_=sa.BigInteger()), sa.bindparam("user_id", type_=USER))
+).bindparams(
+    sa.bindparam("update_id", type_=sa.BigInteger()),
+    sa.bindparam("user_id", type_=USER),
+    sa.bindparam("soon", type_=UTCDateTime()),
+)
 LOAD_SESSION = sa.select(sessions.c.version, sessions.c.data).where(
     sessions.c.user_id == sa.bindparam("user_id")
 )
