@@ -25,6 +25,7 @@ from neuroseq_core.domain.session import Profile
 from neuroseq_core.store import pg_raw
 from neuroseq_core.store import statements as q
 from neuroseq_core.store.base import CLAIM_TIMEOUT, OUTBOX_LEASE, OutboxItem, Reminder
+from neuroseq_core.store.batch import Coalescer
 from neuroseq_core.store.connect import PG_POOL_SIZE, begin
 from neuroseq_core.store.locks import KeyedLock
 from neuroseq_core.store.sql_tx import (
@@ -71,6 +72,7 @@ class SqlStore:
         # each waiter would hold one of SQLAlchemy's greenlets and its copy of the stack (RSS grew with
         # concurrency, ~20 KB per waiting user, in bench/bench_e2e.py).
         self._slots = asyncio.Semaphore(PG_POOL_SIZE) if self.dialect == "postgresql" else None
+        self._deletes = Coalescer(self._delete_sent)
         database = engine.url.database if self.dialect == "sqlite" else None
         self._sqlite_path = Path(database).expanduser() if database else None
 
@@ -177,9 +179,12 @@ class SqlStore:
             async with self._sqlite_writer, self.engine.connect() as conn:
                 await conn.run_sync(delete_outbox_row, item_id)
             return
+        await self._deletes.add(item_id)  # with those marked meanwhile, in one statement (store/batch.py)
+
+    async def _delete_sent(self, item_ids: list[int]) -> None:
         async with self._slot(), self.engine.connect() as conn:
             # No transaction: SQLAlchemy's begins with its first statement, and there is none.
-            await (await pg_raw.driver_of(conn)).execute(pg_raw.DELETE_OUTBOX, item_id)
+            await (await pg_raw.driver_of(conn)).execute(pg_raw.DELETE_OUTBOX, item_ids)
 
     async def mark_failed(self, item_id: int, parts_done: int = 0, tried: bool = True) -> None:
         """Release the claim, counting a failed attempt if it was `tried` (the item stays for a retry)."""
