@@ -68,9 +68,9 @@ class SqlStore:
         # users from ~1.4 s to the length of the queue (bench/bench_store.py). Other processes still wait
         # in busy_timeout. Not re-entrant: never call a writing store method inside `transaction`.
         self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
-        # PostgreSQL: callers queue here for one of the pool's connections, not inside the pool, where
-        # each waiter would hold one of SQLAlchemy's greenlets and its copy of the stack (RSS grew with
-        # concurrency, ~20 KB per waiting user, in bench/bench_e2e.py).
+        # PostgreSQL: callers queue here, first come first served, for one of the pool's PG_POOL_SIZE
+        # connections (store/connect.py), never inside the pool, where a waiter holds one of
+        # SQLAlchemy's greenlets and fails after its 30 s pool timeout.
         self._slots = asyncio.Semaphore(PG_POOL_SIZE) if self.dialect == "postgresql" else None
         self._deletes = Coalescer(self._delete_sent)
         database = engine.url.database if self.dialect == "sqlite" else None
