@@ -141,5 +141,5 @@ class Writes:
         return new_version, sorted(int(i) for i in new_ids or [])
 
 
-# statements.DELETE_OUTBOX for several rows, outside any transaction (it commits by itself): $1 their ids.
+# Delivered replies, several at once, outside any transaction (it commits by itself): $1 their ids.
 DELETE_OUTBOX = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"

@@ -89,7 +89,6 @@ INSERT_SESSION = {
     for dialect in ("sqlite", "postgresql")
 }
 ADD_OUTBOX = sa.insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True)
-DELETE_OUTBOX = sa.delete(outbox).where(outbox.c.id == sa.bindparam("item_id"))
 FAIL_OUTBOX = (
     sa.update(outbox)
     # Only by its holder: a sender whose lease ran out must not free a row another process took over.
