@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import re
 import statistics
@@ -215,9 +216,20 @@ def test_screen_never_raises(text: str) -> None:
     ],
 )
 def test_screen_survives_odd_text(screen: LexiconScreen, text: str) -> None:
-    start = time.perf_counter()
     assert screen.screen(text) in (None, *CATEGORIES)
-    assert time.perf_counter() - start < 0.1  # no quadratic corner
+    # No quadratic corner: a slow path is slow every time, so the quickest of three is judged, with the
+    # collector off. Once in CI a single call took 0.18 s against its usual 2-4 ms: a pause of the
+    # machine or of the collector, not of the screen.
+    took = []
+    gc.disable()
+    try:
+        for _ in range(3):
+            start = time.perf_counter()
+            screen.screen(text)
+            took.append(time.perf_counter() - start)
+    finally:
+        gc.enable()
+    assert min(took) < 0.1
 
 
 _SCREEN: list[LexiconScreen] = []
