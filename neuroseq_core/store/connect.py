@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from neuroseq_core.store import pg_raw
 from neuroseq_core.store.sqlite_inline import inline_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a statement waits this long for another process's lock before failing
@@ -47,8 +49,14 @@ def make_engine(url: str) -> AsyncEngine:
     sa_url = _normalise_url(url)
     if sa_url.get_backend_name() == "postgresql":
         # A server that does not answer is reported in seconds, not after asyncpg's default minute.
+        # AUTOCOMMIT: SQLAlchemy begins no transaction of its own; `begin` below opens and closes ours on
+        # asyncpg directly, so an update's statements on asyncpg and through SQLAlchemy share one.
         pg_engine = create_async_engine(
-            sa_url, connect_args={"timeout": CONNECT_TIMEOUT}, pool_size=PG_POOL_SIZE, max_overflow=0
+            sa_url,
+            connect_args={"timeout": CONNECT_TIMEOUT},
+            pool_size=PG_POOL_SIZE,
+            max_overflow=0,
+            isolation_level="AUTOCOMMIT",
         )
         _ping_when_idle(pg_engine)
         return pg_engine
@@ -143,7 +151,51 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 async def begin(engine: AsyncEngine, write: bool = True) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction: committed on normal exit, rolled back on an exception."""
     async with engine.connect() as conn:
-        if write and engine.dialect.name == "sqlite":  # read by the BEGIN hook (_install_sqlite_hooks)
+        if engine.dialect.name == "postgresql":
+            async with _pg_transaction(conn):
+                yield conn
+            return
+        if write:  # read by SQLite's BEGIN hook (_install_sqlite_hooks)
             await conn.execution_options(neuroseq_write=True)
         async with conn.begin():
             yield conn
+
+
+@asynccontextmanager
+async def _pg_transaction(conn: AsyncConnection) -> AsyncIterator[None]:
+    """PostgreSQL: BEGIN and COMMIT (or ROLLBACK) sent on asyncpg directly.
+
+    SQLAlchemy's own transaction costs the bot's process more CPU than the statements in it (its
+    begin, commit and greenlet hops, for two short round trips); the engine is in autocommit mode, so
+    SQLAlchemy's statements in the block run inside this transaction too. A connection whose
+    transaction could not be ended cleanly (lost, or a cancelled statement still running) is
+    invalidated: the pool never hands out one with a transaction open.
+    """
+    driver = await pg_raw.driver_of(conn)
+    try:
+        await driver.execute("BEGIN")  # the first round trip: where a connection the server dropped fails
+        yield
+        # A transaction in which a statement failed ends in a rollback, whatever COMMIT says.
+        if await driver.execute("COMMIT") != "COMMIT":
+            raise RolledBackError("the transaction was rolled back: one of its statements had failed")
+    except BaseException:
+        await _abandon(conn, driver)
+        raise
+
+
+class RolledBackError(RuntimeError):
+    """COMMIT found the transaction already failed, and PostgreSQL rolled it back."""
+
+
+async def _abandon(conn: AsyncConnection, driver: pg_raw.Driver) -> None:
+    """Roll back what is open, or drop the connection if that cannot be done. Never raises: the
+    caller's own error is the one to report."""
+    try:
+        if not driver.is_closed() and driver.is_in_transaction():
+            await driver.execute("ROLLBACK")
+        if not driver.is_closed() and not driver.is_in_transaction():
+            return
+    except BaseException:  # noqa: S110 - lost, or cancelled meanwhile: the connection goes
+        pass
+    with contextlib.suppress(BaseException):
+        await conn.invalidate()

@@ -1,9 +1,10 @@
 """PostgreSQL: the statements of every update and every delivery, on asyncpg directly.
 
-They run on the asyncpg connection under SQLAlchemy's, inside the transaction SQLAlchemy began (its first
-statement, which locks the user's row, goes through SQLAlchemy and starts it), so commit, rollback, the
-pool and the retries stay SQLAlchemy's. The same SQL as statements.py, in asyncpg's $n form; the session
-save, the processed id and the replies go in one statement (`Writes`).
+They run on the asyncpg connection under SQLAlchemy's, inside the transaction store/connect.py's `begin`
+opened on it (SQLAlchemy's PostgreSQL engine is in autocommit mode and begins nothing itself), so the
+rarer statements that still go through SQLAlchemy share it; the pool and the retries stay SQLAlchemy's.
+The same SQL as statements.py, in asyncpg's $n form; the session save, the processed id and the replies
+go in one statement (`Writes`).
 
 Why: with the bot's process the bottleneck (2 CPUs shared with the driver and the server), bench_e2e
 at 40 users measured 0.70 x the bare bot through SQLAlchemy (bot CPU 7.3-8.0 ms per update against
@@ -29,12 +30,33 @@ class Driver(Protocol):
 
     async def execute(self, query: str, *args: object) -> str: ...
 
+    def is_in_transaction(self) -> bool: ...
+
+    def is_closed(self) -> bool: ...
+
 
 async def driver_of(conn: AsyncConnection) -> Driver:
     """The asyncpg connection under a SQLAlchemy one."""
     pooled = await conn.get_raw_connection()
     return cast(Driver, pooled.driver_connection)
 
+
+# statements.TOUCH_KNOWN_USER, LOCK_KNOWN_USER, LOCK_NEW_USER, ADD_USER and BUMP. $1 user id (or the
+# counter's name), $2 now.
+TOUCH_KNOWN_USER = (
+    "UPDATE users SET active = true, last_seen_at = $2::timestamptz WHERE user_id = $1 RETURNING user_id"
+)
+LOCK_KNOWN_USER = "SELECT user_id FROM users WHERE user_id = $1 FOR UPDATE"
+LOCK_NEW_USER = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+ADD_USER = (
+    "INSERT INTO users (user_id, active, created_at, last_seen_at) "
+    "VALUES ($1, true, $2::timestamptz, $2::timestamptz) "
+    "ON CONFLICT (user_id) DO UPDATE SET active = true, last_seen_at = excluded.last_seen_at"
+)
+BUMP = (
+    "INSERT INTO counters (name, value) VALUES ($1, 1) "
+    "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1"
+)
 
 # statements.SEEN_AND_SESSION: whether the update was handled, the session, and this user's waiting
 # replies and how many of them a sender holds, in one round trip. $1 update id, $2 user id, $3 soon.

@@ -1,7 +1,7 @@
 """The SQL store on SQLAlchemy 2 (async Core): SQLite via aiosqlite by default, PostgreSQL via asyncpg.
 
 One update of one user at a time: an in-process asyncio lock per user, then a database transaction that
-holds that user's row lock (PostgreSQL: the upsert of the users row locks it; SQLite: BEGIN IMMEDIATE takes
+holds that user's row lock (PostgreSQL: the UPDATE of their users row locks it; SQLite: BEGIN IMMEDIATE takes
 the database's single write lock). Several bot processes sharing one PostgreSQL are serialised per user by
 the row lock; the session version column is a second, optimistic guard.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from neuroseq_core.domain.clock import Clock, utcnow
+from neuroseq_core.domain.clock import Clock, as_utc, utcnow
 from neuroseq_core.domain.session import Profile
 from neuroseq_core.store import pg_raw
 from neuroseq_core.store import statements as q
@@ -99,21 +99,38 @@ class SqlStore:
                 # processes; it never creates one (an old button after an erasure brings nobody back).
                 # Without `touch` (a reminder running): locked the same, but not marked seen or
                 # active, so the retention purge and a block still apply to someone who is away.
-                seen = q.TOUCH_KNOWN_USER if touch else q.LOCK_KNOWN_USER
-                params = {"t_user_id": user_id, "t_now": self.clock()} if touch else {"t_user_id": user_id}
-                known = (await conn.execute(seen, params)).first() is not None
-                if not known and self.dialect == "postgresql":
-                    # Someone new: no row to lock yet, so a lock on their id, then the row if another
-                    # process created it meanwhile.
-                    await conn.execute(q.LOCK_NEW_USER, {"user_id": user_id})
+                driver: pg_raw.Driver | None = None
+                if self.dialect == "postgresql":  # the hot path's statements go to asyncpg (pg_raw)
+                    pg = await pg_raw.driver_of(conn)
+                    known, driver = await self._lock_user_pg(pg, user_id, touch), pg
+                else:
+                    seen = q.TOUCH_KNOWN_USER if touch else q.LOCK_KNOWN_USER
+                    params = (
+                        {"t_user_id": user_id, "t_now": self.clock()} if touch else {"t_user_id": user_id}
+                    )
                     known = (await conn.execute(seen, params)).first() is not None
-                # Begun by the statement above; the rest of the hot path goes to asyncpg (pg_raw).
-                driver = await pg_raw.driver_of(conn) if self.dialect == "postgresql" else None
                 tx = SqlTransaction(self, conn, user_id, known, driver)
                 yield tx
                 await tx.flush()  # PostgreSQL: what was held back for one statement (pg_raw.Writes)
             if tx.erased:
                 await self._forget_pages()
+
+    async def _lock_user_pg(self, driver: pg_raw.Driver, user_id: str, touch: bool) -> bool:
+        """PostgreSQL: lock a known user's row (marking them seen if `touch`); whether they are known.
+        Someone new has no row to lock yet: a lock on their id, then the row if another process
+        created it meanwhile."""
+
+        async def lock() -> bool:
+            if touch:
+                return (
+                    await driver.fetchrow(pg_raw.TOUCH_KNOWN_USER, user_id, as_utc(self.clock())) is not None
+                )
+            return await driver.fetchrow(pg_raw.LOCK_KNOWN_USER, user_id) is not None
+
+        if await lock():
+            return True
+        await driver.execute(pg_raw.LOCK_NEW_USER, user_id)
+        return await lock()
 
     async def _forget_pages(self) -> None:
         """After an erasure (SQLite): copy the WAL into the database and empty it, so the erased rows

@@ -163,7 +163,10 @@ class SqlTransaction:
 
     async def _ensure_user(self) -> None:
         if not self._known:
-            await self._conn.execute(q.ADD_USER, {"user_id": self.user_id, "now": self._store.clock()})
+            if self._pg is not None:
+                await self._pg.execute(pg_raw.ADD_USER, self.user_id, as_utc(self._store.clock()))
+            else:
+                await self._conn.execute(q.ADD_USER, {"user_id": self.user_id, "now": self._store.clock()})
             self._known = True
 
     async def add_outbox(self, chat_id: str, replies: list[Reply]) -> list[OutboxItem]:
@@ -267,7 +270,10 @@ class SqlTransaction:
     async def bump(self, names: list[str]) -> None:
         """Add one to each anonymous counter, committed with the rest of the transaction."""
         for name in names:
-            await self._conn.execute(q.BUMP, {"name": name[:100]})
+            if self._pg is not None:
+                await self._pg.execute(pg_raw.BUMP, name[:100])
+            else:
+                await self._conn.execute(q.BUMP, {"name": name[:100]})
 
 
 async def add_reminder_row(

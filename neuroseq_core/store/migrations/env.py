@@ -7,7 +7,7 @@ import asyncio
 import sqlalchemy as sa
 from alembic import context
 
-from neuroseq_core.store.connect import make_engine
+from neuroseq_core.store.connect import begin, make_engine
 from neuroseq_core.store.tables import metadata
 
 config = context.config
@@ -27,9 +27,8 @@ def _configure_and_run(connection: sa.Connection) -> None:
 async def _run_with_url(url: str) -> None:
     engine = make_engine(url)
     try:
-        async with engine.connect() as conn:
+        async with begin(engine) as conn:  # one transaction (PostgreSQL's engine is in autocommit mode)
             await conn.run_sync(_configure_and_run)
-            await conn.commit()
     finally:
         await engine.dispose()
 
