@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from telegram import Update
 
+from bot.polling import IDLE_REPOLL
 from bot.render import (
     MAX_TEXT,
     OutgoingMessage,
@@ -476,3 +477,25 @@ async def test_a_slow_chat_never_holds_the_others_and_stays_unconfirmed(api, sto
         assert api.pending_updates >= 1
         assert (await slow.wait_for_message(timeout=10)).text == "You said: first"
         await api.wait_until(lambda: api.pending_updates == 0, timeout=10)
+
+
+async def test_running_updates_are_not_fetched_again_for_each_new_press(api, store, service):
+    # Every getUpdates hands back each update still running (it is unconfirmed). Asking again at
+    # once for each new press meant downloading and decoding all the running ones again each time;
+    # while chats run, getUpdates comes at most once per IDLE_REPOLL (or when a share has finished).
+    async with polling_bot(api, store, service, http_timeout=10.0):
+        users = [api.user(400 + i) for i in range(40)]
+        for user in users:
+            api.fail_next("sendMessage", delay=0.5, chat_id=user.id, status=200)  # a slow reply each
+        first = len(api.calls_to("getUpdates"))
+        started = time.monotonic()
+        for user in users:
+            user.send_text("hello")
+            await asyncio.sleep(0.005)
+        for user in users:
+            assert (await user.wait_for_message(timeout=20)).text == "You said: hello"
+        elapsed = time.monotonic() - started
+        polls = [c for c in api.calls_to("getUpdates")[first:] if c.ok]
+        assert len(polls) <= elapsed / IDLE_REPOLL + 5, (len(polls), elapsed)
+        handed = [u["update_id"] for c in polls for u in c.result]
+        assert len(set(handed)) == len(users)  # every press handed out (and answered above)
