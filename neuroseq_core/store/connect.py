@@ -178,8 +178,8 @@ async def _pg_transaction(conn: AsyncConnection) -> AsyncIterator[None]:
         # A transaction in which a statement failed ends in a rollback, whatever COMMIT says.
         if await driver.execute("COMMIT") != "COMMIT":
             raise RolledBackError("the transaction was rolled back: one of its statements had failed")
-    except BaseException:
-        await _abandon(conn, driver)
+    except BaseException as exc:
+        await _abandon(conn, driver, broken=pg_raw.is_connection_fault(exc))
         raise
 
 
@@ -187,10 +187,12 @@ class RolledBackError(RuntimeError):
     """COMMIT found the transaction already failed, and PostgreSQL rolled it back."""
 
 
-async def _abandon(conn: AsyncConnection, driver: pg_raw.Driver) -> None:
-    """Roll back what is open, or drop the connection if that cannot be done. Never raises: the
-    caller's own error is the one to report."""
+async def _abandon(conn: AsyncConnection, driver: pg_raw.Driver, broken: bool) -> None:
+    """Roll back what is open, or drop the connection if that cannot be done (or the failure was the
+    connection's own). Never raises: the caller's own error is the one to report."""
     try:
+        if broken:
+            raise ConnectionError
         if not driver.is_closed() and driver.is_in_transaction():
             await driver.execute("ROLLBACK")
         if not driver.is_closed() and not driver.is_in_transaction():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Protocol, cast
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from neuroseq_core.domain.clock import as_utc
@@ -33,6 +34,18 @@ class Driver(Protocol):
     def is_in_transaction(self) -> bool: ...
 
     def is_closed(self) -> bool: ...
+
+
+def is_connection_fault(exc: BaseException) -> bool:
+    """A failure of the connection itself, not of a statement PostgreSQL ran.
+
+    When the server drops a connection, asyncpg may read the server's goodbye before it sees the
+    socket close: the next statement then fails with InternalClientError ("another operation is in
+    progress") rather than InterfaceError ("connection is closed"), and the connection reports itself
+    open and out of any transaction. Either way it is no use any more.
+    """
+    faults = (asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresConnectionError, OSError)
+    return isinstance(exc, faults)
 
 
 async def driver_of(conn: AsyncConnection) -> Driver:
