@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse  # noqa: E402
 from fakebot.server import BotMessage, FakeBotAPI, _chat_json, _Server, free_socket  # noqa: E402
 
 KEEP_PER_CHAT = 6  # the question being answered, its reply, and a little slack
+SAMPLES = 400  # of each method's texts and keyboards, for the floor to send the same (bench_e2e)
 _arrived: contextvars.ContextVar[float] = contextvars.ContextVar("arrived", default=0.0)
 
 
@@ -63,6 +64,23 @@ class TimedFakeBotAPI(FakeBotAPI):
         self.delivery_to_reply: list[float] = []
         self.push_to_reply: list[float] = []
         self.delivered = 0
+        # What the bot sent: the first SAMPLES of each of these calls, as sent (text or caption,
+        # parse mode, keyboard), so the floor can send the same bytes (bench_e2e --floor bare).
+        self.samples: dict[str, list[dict[str, Any]]] = {
+            "sendMessage": [],
+            "editMessageText": [],
+            "sendPhoto": [],
+        }
+
+    def _sample(self, method: str, params: dict[str, Any]) -> None:
+        kept = self.samples[method]
+        if len(kept) < SAMPLES:
+            text = params.get("caption" if method == "sendPhoto" else "text")
+            kept.append({
+                "text": str(text or ""),
+                "parse_mode": params.get("parse_mode"),
+                "reply_markup": self._markup(params.get("reply_markup")) or None,
+            })  # fmt: skip
 
     async def start(self) -> None:
         """Serve as FakeBotAPI.start does, but with TCP_NODELAY on the listening socket.
@@ -114,15 +132,18 @@ class TimedFakeBotAPI(FakeBotAPI):
 
     async def _m_sendmessage(self, params: dict[str, Any]) -> Any:
         self._reply_call(params)
+        self._sample("sendMessage", params)
         return await super()._m_sendmessage(params)
 
     async def _m_sendphoto(self, params: dict[str, Any]) -> Any:
         self._reply_call(params)
+        self._sample("sendPhoto", params)
         return await super()._m_sendphoto(params)
 
     async def _m_editmessagetext(self, params: dict[str, Any]) -> Any:
         # An edit with new buttons is the next question shown in place: a reply, read as new.
         asks = bool(params.get("reply_markup"))
+        self._sample("editMessageText", params)
         if asks:
             self._reply_call(params)
         result = await super()._m_editmessagetext(params)

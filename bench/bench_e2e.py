@@ -44,6 +44,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -204,6 +205,7 @@ async def driver(args: argparse.Namespace) -> int:
         samples=len(api.delivery_to_reply),
         methods={k: v - before.get(k, 0) for k, v in api.method_counts().items()},
         errors=dict(api.errors),
+        sent=api.samples,  # what the bot's messages held, for the floor to send the same (--floor bare)
     )
     say(out)
     await read_command()  # "stop" (or the parent went away)
@@ -321,6 +323,73 @@ class _Spread:
         return whole
 
 
+def _sent(path: str | None) -> dict[str, list[dict[str, Any]]]:
+    """The samples of what neuroseq sent, from the file the orchestrator wrote (none: {})."""
+    return json.loads(Path(path).read_text()) if path else {}
+
+
+class _Payloads:
+    """What the floor's messages say: the texts, parse modes and keyboards neuroseq sent in this run.
+
+    The same calls should carry the same bytes: PTB, httpx and the fake server each pay for the size
+    of a message and its keyboard. Taken in turn from the samples the driver kept (bench/_fakeapi.py);
+    a message that asks for an answer gets a sample that had buttons, one that does not, one without.
+    With no samples (--floor-texts short), the old short texts and a four-button keyboard.
+    """
+
+    def __init__(self, sent: dict[str, list[dict[str, Any]]], keyboard: Any) -> None:
+        from telegram import InlineKeyboardMarkup
+
+        def built(kept: list[dict[str, Any]], buttons: bool) -> list[tuple[str, str | None, Any]]:
+            return [
+                (k["text"], k["parse_mode"], InlineKeyboardMarkup.de_json(k["reply_markup"], None))
+                if buttons
+                else (k["text"], k["parse_mode"], None)
+                for k in kept
+                if bool(k.get("reply_markup")) == buttons and k["text"]
+            ]
+
+        messages, edits = sent.get("sendMessage", []), sent.get("editMessageText", [])
+        self.pools = {
+            ("message", True): built(messages, True) or [("next question", None, keyboard)],
+            ("message", False): built(messages, False) or [("a plain message", None, None)],
+            ("edit", True): built(edits, True) or [("question {id}, in place", None, keyboard)],
+            ("edit", False): built(edits, False) or [("answered {id}", None, None)],
+        }
+        self.captions = [(k["text"], k["parse_mode"]) for k in sent.get("sendPhoto", [])] or [
+            ("a picture", None)
+        ]
+        self.short = not (messages or edits)
+        self.turn: dict[tuple[str, bool], int] = dict.fromkeys(self.pools, 0)
+        self.photo_turn = 0
+        self.last: dict[int, str] = {}  # chat -> the text last shown there (an edit must change it)
+
+    def _next(self, kind: str, buttons: bool, chat: int) -> tuple[str, str | None, Any]:
+        pool = self.pools[(kind, buttons)]
+        for _ in range(len(pool)):
+            index = self.turn[(kind, buttons)] % len(pool)
+            self.turn[(kind, buttons)] = index + 1
+            if pool[index][0] != self.last.get(chat) or len(pool) == 1:
+                break
+        text, mode, markup = pool[index]
+        self.last[chat] = text
+        return text, mode, markup
+
+    def message(self, chat: int, buttons: bool) -> tuple[str, str | None, Any]:
+        """A sendMessage's text, parse mode and keyboard (None without buttons)."""
+        return self._next("message", buttons, chat)
+
+    def edit(self, chat: int, update_id: int, buttons: bool) -> tuple[str, str | None, Any]:
+        """An editMessageText's, saying something new (Telegram refuses an edit that changes nothing)."""
+        text, mode, markup = self._next("edit", buttons, chat)
+        return (text.format(id=update_id) if self.short else text), mode, markup
+
+    def caption(self) -> tuple[str, str | None]:
+        """A sendPhoto's caption and parse mode."""
+        self.photo_turn += 1
+        return self.captions[(self.photo_turn - 1) % len(self.captions)]
+
+
 async def bare_bot(args: argparse.Namespace) -> int:
     """The fair floor: bare PTB, updates concurrent, the same calls per update as neuroseq made."""
     from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -330,6 +399,7 @@ async def bare_bot(args: argparse.Namespace) -> int:
     keyboard = InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=f"b|{label}") for label in ("a", "b", "c", "d")]]
     )
+    payloads = _Payloads(_sent(args.payloads), keyboard)
     png = _picture()
     # Per update: every press is answered, and edited as often as neuroseq edited; sends and
     # pictures come as neuroseq's did. The last call carries the next buttons: the last message, or,
@@ -347,24 +417,20 @@ async def bare_bot(args: argparse.Namespace) -> int:
         sends = texts.take()
         edit = query is not None and query.message is not None and edits.take() > 0
         if query is not None and query.message is not None and edit:
-            # Each edit says something new (Telegram refuses an edit that changes nothing).
+            # The next question in place when nothing follows, else the answer's echo.
+            text, mode, markup = payloads.edit(chat.id, update.update_id, buttons=not sends)
             await context.bot.edit_message_text(
-                f"question {update.update_id}, in place" if not sends else f"answered {update.update_id}",
-                chat_id=chat.id,
-                message_id=query.message.message_id,
-                reply_markup=keyboard if not sends else None,
-            )
+                text, chat_id=chat.id, message_id=query.message.message_id, parse_mode=mode,
+                reply_markup=markup,
+            )  # fmt: skip
         for _ in range(photos.take()):
-            await context.bot.send_photo(chat.id, png, caption="a picture")
+            caption, mode = payloads.caption()
+            await context.bot.send_photo(chat.id, png, caption=caption, parse_mode=mode)
         if not sends and not edit:
             sends = 1  # the user needs buttons to go on
         for index in range(sends):
-            last = index == sends - 1
-            await context.bot.send_message(
-                chat.id,
-                "next question" if last else "a plain message",
-                reply_markup=keyboard if last else None,
-            )
+            text, mode, markup = payloads.message(chat.id, buttons=index == sends - 1)
+            await context.bot.send_message(chat.id, text, parse_mode=mode, reply_markup=markup)
         if answering is not None:
             await answering
 
@@ -404,7 +470,7 @@ def tell(proc: subprocess.Popen[str], command: str) -> None:
 
 def one_run(
     kind: str, users: int, conversations: int, pick_mode: str, seed: int, taps: int = 0, store: str = "",
-    db: str = "", echo_concurrent: bool = False, mix: str = "",
+    db: str = "", echo_concurrent: bool = False, mix: str = "", payloads: str = "",
 ) -> dict[str, Any]:  # fmt: skip
     """One driver and one bot; returns the driver's figures and the bot's memory."""
     drv = child(
@@ -419,7 +485,7 @@ def one_run(
         if kind == "echo":
             bot = child("echo", *bot_args, *(["--echo-concurrent"] if echo_concurrent else []))
         elif kind == "bare":
-            bot = child("bare", *bot_args, "--mix", mix)
+            bot = child("bare", *bot_args, "--mix", mix, *(["--payloads", payloads] if payloads else []))
         else:
             bot = child("bot", *bot_args, "--store", store, "--db", db)
         assert bot.stdout is not None
@@ -528,16 +594,19 @@ def run_store(
 
 
 def run_floor(
-    users: int, taps: int, mix: dict[str, float], args: argparse.Namespace, number: int
+    users: int, taps: int, mix: dict[str, float], args: argparse.Namespace, number: int, payloads: str = ""
 ) -> tuple[dict[str, Any], str]:
-    """One run of the floor: the bare bot making `mix` calls per update, or the echo bot."""
+    """One run of the floor: the bare bot making `mix` calls per update (with the texts and keyboards
+    in the `payloads` file, if given), or the echo bot."""
     if args.floor == "bare":
         calls = ", ".join(f"{v:.2f} {k}" for k, v in mix.items())
+        texts = "neuroseq's texts and keyboards" if payloads else "short texts"
         print(f"round {number}: running {users} users on the bare bot ({taps} taps each; per update "
-              f"{calls}) ...", flush=True)  # fmt: skip
+              f"{calls}; {texts}) ...", flush=True)  # fmt: skip
         return one_run(
-            "bare", users, conversations(users, args), args.pick, args.seed, taps=taps, mix=json.dumps(mix)
-        ), "bare PTB, same calls"
+            "bare", users, conversations(users, args), args.pick, args.seed, taps=taps, mix=json.dumps(mix),
+            payloads=payloads,
+        ), ("bare PTB, same calls and payloads" if payloads else "bare PTB, same calls")  # fmt: skip
     print(f"round {number}: running {users} users on the echo bot ({taps} taps each) ...", flush=True)
     floor = one_run(
         "echo", users, conversations(users, args), args.pick, args.seed, taps=taps,
@@ -558,6 +627,7 @@ def orchestrate(args: argparse.Namespace) -> int:
         cluster, server, why = asyncio.run(start_postgres(args.postgres))
         if server is None:
             print(f"PostgreSQL: skipped ({why})", flush=True)
+    scratch = tempfile.mkdtemp(prefix="neuroseq-bench-")
     rows: list[list[object]] = []
     lines: list[str] = []
     grown_total: dict[str, list[tuple[int, float]]] = {}  # store -> (users, RSS growth in bytes)
@@ -565,6 +635,7 @@ def orchestrate(args: argparse.Namespace) -> int:
     try:
         for users in sizes:
             mix: dict[str, float] | None = None
+            payloads = ""
             taps = 25
             rounds: list[tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]] = []
             for number in range(1, args.rounds + 1):
@@ -586,7 +657,10 @@ def orchestrate(args: argparse.Namespace) -> int:
                            for m in ("answerCallbackQuery", "editMessageText", "sendMessage", "sendPhoto")}  # fmt: skip
                     if not runs:
                         mix = {"answerCallbackQuery": 1.0, "editMessageText": 1.0, "sendMessage": 1.0}
-                floor, floor_name = run_floor(users, taps, mix, args, number)
+                    if runs and args.floor_texts == "ours":  # ... and carries what they said
+                        payloads = str(Path(scratch) / f"payloads-{users}.json")
+                        Path(payloads).write_text(json.dumps(runs[0][1]["sent"]))
+                floor, floor_name = run_floor(users, taps, mix, args, number, payloads)
                 rows.append(fmt_row(f"{floor_name} (round {number})", floor, None))
                 rows += [fmt_row(f"{name} (round {number})", r, floor) for name, r in runs]
                 rounds.append((runs, floor))
@@ -625,6 +699,7 @@ def orchestrate(args: argparse.Namespace) -> int:
                 lines.append(f"info: {name}, {users} users: calls (round 1) {pairs[0][0]['methods']}")
             print(table(HEADER, rows), flush=True)
     finally:
+        shutil.rmtree(scratch, ignore_errors=True)
         if cluster is not None:
             cluster.stop()
     for name, points in grown_total.items():
@@ -683,11 +758,19 @@ def main() -> int:
         default="bare",
         help="what neuroseq is compared with: a bare PTB bot making the same calls (default), or a one-call echo",
     )
+    parser.add_argument(
+        "--floor-texts",
+        choices=("ours", "short"),
+        default="ours",
+        help="what the bare bot's messages say: the texts and keyboards neuroseq sent in the first round "
+        "(default), or short texts with a four-button keyboard (the floor before session 25)",
+    )
     # Internal: the child processes.
     parser.add_argument(
         "--role", choices=("main", "driver", "bot", "echo", "bare"), default="main", help=argparse.SUPPRESS
     )
     parser.add_argument("--mix", help=argparse.SUPPRESS)
+    parser.add_argument("--payloads", help=argparse.SUPPRESS)
     parser.add_argument("--taps", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
