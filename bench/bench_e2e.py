@@ -728,6 +728,9 @@ def orchestrate(args: argparse.Namespace) -> int:
                             lines.append(f"note: {name}, {users} users: {r[problem]} conversations {problem}")
                     if r["errors"]:
                         lines.append(f"note: {name}, {users} users: refused calls {r['errors']}")
+                for _, f in pairs:  # a floor whose calls were refused did less than ours: say so
+                    if f["errors"]:
+                        lines.append(f"note: {floor_name}, {users} users: refused calls {f['errors']}")
                 lines.append(f"info: {name}, {users} users: calls (round 1) {pairs[0][0]['methods']}")
             print(table(HEADER, rows), flush=True)
     finally:
