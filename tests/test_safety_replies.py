@@ -204,3 +204,42 @@ def test_spanish_parity(content: Content) -> None:
         assert vosotros not in text
     d.type("hola")
     assert "/now" in d.text and "botones" in d.text
+
+
+def test_a_sticker_while_the_danger_question_is_open_asks_it_again(content: Content) -> None:
+    # "i don't know how much longer i can do this", then a sticker (a crying face, perhaps): the
+    # open question about danger comes again, not the questionnaire's next question.
+    from neuroseq_core.domain.events import Choice, Unsupported
+
+    d = _driver_in(content, "questions")
+    qid = d.session.question_id
+    d.type(POSSIBLE)
+    d.send(Unsupported(now=NOW + dt.timedelta(minutes=1), what="sticker"))
+    assert [r.kind for r in d.replies] == ["question"]
+    assert "only read text" in d.text and "danger right now" in d.text
+    assert [b.id for b in d.replies[0].choices] == [SAFETY_YES, SAFETY_NO]
+    d.press_id(SAFETY_YES)  # its buttons work as the first time's
+    assert any(r.kind == "safety" for r in d.replies)
+    assert d.session.question_id == qid  # and the questionnaire waits where it was
+    # Answered (or set aside by an answer, a command, a typed word): a sticker asks the questionnaire's
+    # question again, as always.
+    d.send(Unsupported(now=NOW + dt.timedelta(minutes=2), what="sticker"))
+    assert "danger right now" not in d.text and "only read text" in d.text
+    d = _driver_in(content, "questions")
+    d.type(POSSIBLE)
+    d.press_id(SAFETY_NO)
+    d.send(Unsupported(now=NOW + dt.timedelta(minutes=1), what="sticker"))
+    assert "danger right now" not in d.text
+    d = _driver_in(content, "questions")
+    question = d.last
+    assert question is not None and d.session.question_id == qid
+    d.type(POSSIBLE)
+    d.send(Choice(now=NOW, option_id=question.choices[0].id, token=question.token))  # they went on
+    assert d.session.question_id != qid
+    d.send(Unsupported(now=NOW + dt.timedelta(minutes=1), what="sticker"))
+    assert "danger right now" not in d.text
+    # Long after (outside the safety context's minutes), not again either.
+    d = _driver_in(content, "questions")
+    d.type(POSSIBLE)
+    d.send(Unsupported(now=NOW + dt.timedelta(hours=6), what="sticker"))
+    assert "danger right now" not in d.text and "only read text" in d.text

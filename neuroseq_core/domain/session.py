@@ -64,6 +64,7 @@ class SafetyMemory(BaseModel):
     speaker: str = "adult_self"
     poisoning: bool = False
     at: dt.datetime | None = None
+    asking: bool = False  # the one-tap "is anyone in danger?" question is open: asked, not yet answered
 
 
 class CheckinRecord(BaseModel):

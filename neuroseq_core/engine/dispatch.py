@@ -54,6 +54,8 @@ def handle(turn: Turn) -> None:
     """Dispatch the event."""
     ev = turn.event
     repair(turn)
+    if turn.s.safety is not None and isinstance(ev, (Start, Command, Choice, Text)):
+        turn.s.safety.asking = False  # whatever they did instead answers (or sets aside) the question
     if isinstance(ev, Start) and ev.payload:
         circle.on_start_link(turn, ev)  # a deep link: an invite to a circle
     elif isinstance(ev, Start):
@@ -72,8 +74,9 @@ def handle(turn: Turn) -> None:
     elif isinstance(ev, Unsupported):
         # An edited message is never re-applied to an earlier question: we say so and re-ask.
         # Its new words are still screened: an edit that adds a disclosure gets help.
-        if not (ev.text and safety.screen(turn, ev.text)):
-            prompt(turn, "input.edited" if ev.what == "edited_message" else "input.unsupported")
+        note = "input.edited" if ev.what == "edited_message" else "input.unsupported"
+        if not (ev.text and safety.screen(turn, ev.text)) and not safety.ask_again(turn, note):
+            prompt(turn, note)
     _forget_invite(turn)
 
 

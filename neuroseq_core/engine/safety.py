@@ -46,6 +46,7 @@ def screen(turn: Turn, raw: str) -> bool:
         speaker=speaker,
         poisoning=verdict.poisoning,
         at=turn.event.now,
+        asking=verdict.tier != "clear",
     )
     if verdict.tier == "clear":
         safety_reply(turn, verdict)
@@ -55,6 +56,22 @@ def screen(turn: Turn, raw: str) -> bool:
         # one tap away beside the question.
         extra = [NOW_OPEN] if sounds_like_a_hard_moment(turn, raw) else []
         side_question(turn, turn.t("safety.check.question"), [SAFETY_YES, SAFETY_NO, *extra])
+    return True
+
+
+def ask_again(turn: Turn, note: str) -> bool:
+    """After what cannot be read (a sticker, a voice note, an edit), the open "is anyone in danger?"
+    question comes again, with `note`, rather than the questionnaire: it is the one that matters. True
+    when it was asked (it is open, and was asked within the safety context's minutes)."""
+    memory = turn.s.safety
+    minutes = turn.c.safety.config.context_minutes
+    if (
+        memory is None
+        or not memory.asking
+        or not recent(memory.categories, memory.at, turn.event.now, minutes)
+    ):
+        return False
+    side_question(turn, turn.t(note) + "\n\n" + turn.t("safety.check.again"), [SAFETY_YES, SAFETY_NO])
     return True
 
 
