@@ -33,6 +33,7 @@ SAFETY_IDS = (
     "safety.also",
     "safety.numbers",
     "safety.check.question",
+    "safety.check.again",
     "safety.check.yes",
     "safety.check.no",
     "safety.check.no_reply",
