@@ -717,8 +717,10 @@ def orchestrate(args: argparse.Namespace) -> int:
                 grown_total.setdefault(name, []).append((sessions, whole * sessions))
                 good = grown <= TARGET_IDLE_BYTES
                 ok &= good
+                further = sessions - pairs[0][0]["middle"]["finished"]
                 lines.append(f"{'PASS' if good else 'FAIL'}: {name}, {users} users: RSS growth {grown:.0f} B "
-                             f"per further idle stored session (the second half of the run), median of the rounds "
+                             f"per further idle stored session (the second half of the run, {further} sessions: "
+                             f"1 MiB of noise is {1024 * 1024 // max(further, 1)} B), median of the rounds "
                              f"(target ≤ {TARGET_IDLE_BYTES} B)")  # fmt: skip
                 lines.append(f"info: {name}, {users} users: RSS growth over the whole run {whole:.0f} B per "
                              "session, the high-water mark of the updates in flight included")  # fmt: skip
